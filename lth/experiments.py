@@ -1,0 +1,246 @@
+"""Experiments as jobs: each job is one network trained and stored as one run.
+
+A :class:`Job` knows its full config (what the store hashes), how to build its
+network, and how to turn the trained network into a stored result. The
+runner (:func:`run_jobs`) skips jobs already stored, trains the rest in
+groups that share one compiled graph (:func:`lth.training.train`), and stores
+each run the moment its network finishes, so an interrupted sweep resumes
+where it stopped and recomputes nothing.
+
+Experiments:
+
+* :func:`train_job` — a dense network.
+* :func:`lottery_jobs` — iterative magnitude pruning with reset to the
+  original initialisation (Frankle & Carbin), its random re-initialisation
+  control, and one-shot pruning; one run per pruning level.
+* :mod:`lth.seed_protocol` — the seed paper's four models per density.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import numpy as np
+
+from lth import data as datasets
+from lth import models, pruning, training
+from lth.hparams import DatasetHparams, ModelHparams, PruningHparams, TrainingHparams
+from lth.store import ResultsStore, provenance
+
+VARIANTS = ("ticket", "random_reinit", "oneshot")
+
+
+def derive_seed(*parts) -> int:
+    """A seed in [0, 2**31) derived from any JSON-able parts (stable across runs and machines)."""
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    return int(digest[:8], 16) % (2**31)
+
+
+@dataclass
+class Job:
+    kind: str
+    config: dict
+    data: DatasetHparams
+    training: TrainingHparams
+    build: Callable  # () -> training.Trainee
+    finish: Callable  # (trainee, train_result) -> (result dict, arrays dict | None)
+    seed: int
+
+    @property
+    def group_key(self):
+        t = self.training
+        return (json.dumps(self.data.to_dict(), sort_keys=True), t.batch_size, t.iterations, t.eval_every,
+                t.eval_test_each)
+
+
+_DATA_CACHE: dict = {}
+
+
+def load_data(hp: DatasetHparams):
+    key = json.dumps(hp.to_dict(), sort_keys=True)
+    if key not in _DATA_CACHE:
+        _DATA_CACHE.clear()  # keep one data set in memory at a time
+        _DATA_CACHE[key] = datasets.load(hp.name, scale=hp.scale, validation=hp.validation,
+                                         n_validation=hp.n_validation, split_seed=hp.split_seed, subset=hp.subset)
+    return _DATA_CACHE[key]
+
+
+def run_jobs(jobs: list[Job], store: ResultsStore | None = None, group_size: int = 4, progress=None) -> list:
+    """Train and store every job not yet stored; return all their runs in order.
+
+    Jobs sharing data and step counts train together, ``group_size`` at a time.
+    """
+    store = store or ResultsStore()
+    if group_size < 1:
+        raise ValueError(f"group_size must be >= 1, got {group_size}")
+    todo = [job for job in jobs if store.load(job.kind, job.config) is None]
+    groups: dict = {}
+    for job in todo:
+        groups.setdefault(job.group_key, []).append(job)
+    done_count = len(jobs) - len(todo)
+    for members in groups.values():
+        for start in range(0, len(members), group_size):
+            chunk = members[start:start + group_size]
+            data = load_data(chunk[0].data)
+            trainees = [job.build() for job in chunk]
+            started = time.time()
+
+            def on_done(i, train_result, chunk=chunk, trainees=trainees, started=started):
+                nonlocal done_count
+                job = chunk[i]
+                result, arrays = job.finish(trainees[i], train_result)
+                store.save(job.kind, job.config, result, provenance(job.seed, time.time() - started), arrays)
+                done_count += 1
+                if progress:
+                    progress(f"stored {job.kind} {store.folder(job.kind, job.config).name} "
+                             f"({done_count}/{len(jobs)}): test accuracy {result['test_accuracy']:.4f}")
+
+            training.train(trainees, data, chunk[0].training, on_done=on_done)
+    return [store.load(job.kind, job.config) for job in jobs]
+
+
+# ------------------------------------------------------------------ dense training
+
+
+def _base_config(data: DatasetHparams, model: ModelHparams, train: TrainingHparams) -> dict:
+    return {"dataset": data.to_dict(), "model": model.to_dict(), "training": train.to_dict()}
+
+
+def _plain_result(trainee, train_result):
+    return train_result, None
+
+
+def train_job(data: DatasetHparams, model: ModelHparams, train: TrainingHparams, seed: int) -> Job:
+    """A dense network of ``model`` trained from ``seed``."""
+    config = _base_config(data, model, train) | {"seed": seed}
+
+    def build():
+        net = models.build(model.name, seed=seed, input_shape=load_data(data).input_shape)
+        return training.Trainee(net, seed=derive_seed("data-order", seed), name="dense")
+
+    return Job("train", config, data, train, build, _plain_result, seed)
+
+
+# ------------------------------------------------------------------ lottery tickets
+
+
+def level_density(model_name: str, prune: PruningHparams, level: int, shapes: dict) -> float:
+    """Overall density of the pruned layers after ``level`` rounds (layer-wise pruning)."""
+    factors = models.spec(model_name).rate_factors if prune.rate_factors == "model" else {}
+    kept = sum(np.prod(s) * (1 - prune.fraction * factors.get(n, 1.0)) ** level for n, s in shapes.items())
+    return float(kept / sum(np.prod(s) for s in shapes.values()))
+
+
+def _initial_network(model: ModelHparams, data: DatasetHparams, seed: int):
+    net = models.build(model.name, seed=seed, input_shape=load_data(data).input_shape)
+    return pruning.wrap(net, models.prunable_layers(model.name, net))
+
+
+class Lottery:
+    """Iterative magnitude pruning with reset (F&C), its controls, one run per level.
+
+    Level 0 is the dense network; level L's ticket has the mask obtained by
+    pruning ``prune.fraction`` of the weights left after level L-1's training,
+    and the original initial weights. ``random_reinit`` keeps the level's mask
+    with fresh weights; ``oneshot`` prunes level 0's trained weights straight
+    to level L's density.
+    """
+
+    def __init__(self, data: DatasetHparams, model: ModelHparams, train: TrainingHparams,
+                 prune: PruningHparams, seed: int, store: ResultsStore | None = None):
+        self.data, self.model, self.train, self.prune, self.seed = data, model, train, prune, seed
+        self.store = store or ResultsStore()
+
+    def config(self, level: int, variant: str) -> dict:
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown lottery variant {variant!r}; known: {list(VARIANTS)}")
+        if not isinstance(level, int) or level < 0:
+            raise ValueError(f"level must be an int >= 0, got {level!r}")
+        return _base_config(self.data, self.model, self.train) | {
+            "pruning": self.prune.to_dict(), "seed": self.seed, "level": level, "variant": variant}
+
+    def _factors(self):
+        return models.spec(self.model.name).rate_factors if self.prune.rate_factors == "model" else {}
+
+    def mask(self, level: int, variant: str) -> dict | None:
+        """The mask of ``level`` for ``variant``; None if a run it depends on is not stored yet."""
+        if level == 0:
+            net = _initial_network(self.model, self.data, self.seed)
+            return {n: np.ones(k.shape, dtype=bool) for n, k in pruning.kernels(net).items()}
+        if variant == "oneshot":
+            dense = self.store.load("lottery", self.config(0, "ticket"))
+            if dense is None:
+                return None
+            arrays = dense.arrays()
+            final = {k[len("final/"):]: v for k, v in arrays.items() if k.startswith("final/")}
+            init = pruning.kernels(_initial_network(self.model, self.data, self.seed))
+            scores = {n: pruning.score(self.prune.criterion, init[n], w, np.random.default_rng(self.seed))
+                      for n, w in final.items()}
+            target = level_density(self.model.name, self.prune, level, {n: w.shape for n, w in final.items()})
+            return pruning.masks_at_density(scores, target, rate_factors=self._factors(), scope=self.prune.scope)
+        previous = self.store.load("lottery", self.config(level - 1, "ticket"))
+        if previous is None:
+            return None
+        return pruning.unpack_masks({k[len("next/"):]: v for k, v in previous.arrays().items()
+                                     if k.startswith("next/")})
+
+    def job(self, level: int, variant: str = "ticket") -> Job | None:
+        """The job for one level and variant, or None while the runs it needs are missing."""
+        config = self.config(level, variant)
+        mask = self.mask(level, variant)
+        if mask is None:
+            return None
+        init_seed = derive_seed("reinit", self.seed, level) if variant == "random_reinit" else self.seed
+
+        def build():
+            net = _initial_network(self.model, self.data, init_seed)
+            pruning.set_masks(net, mask)
+            return training.Trainee(net, seed=derive_seed("data-order", self.seed, level, variant),
+                                    hold_masks=True, name=f"{variant}-L{level}")
+
+        def finish(trainee, train_result):
+            final = pruning.kernels(trainee.model)
+            init = pruning.kernels(_initial_network(self.model, self.data, init_seed))
+            scores = {n: pruning.score(self.prune.criterion, init[n], final[n], np.random.default_rng(self.seed))
+                      for n in final}
+            next_mask = pruning.prune_masks(scores, mask, self.prune.fraction, rate_factors=self._factors(),
+                                            scope=self.prune.scope)
+            arrays = {f"next/{k}": v for k, v in pruning.pack_masks(next_mask).items()}
+            arrays |= {f"mask/{k}": v for k, v in pruning.pack_masks(mask).items()}
+            if level == 0:
+                arrays |= {f"final/{n}": w for n, w in final.items()}
+            result = train_result | {"density": pruning.density(mask),
+                                     "layer_density": {n: float(m.mean()) for n, m in mask.items()}}
+            return result, arrays
+
+        return Job("lottery", config, self.data, self.train, build, finish, self.seed)
+
+
+def run_lottery(lotteries: list[Lottery], levels: int, variants=("ticket",), store=None, group_size=4,
+                progress=None) -> list:
+    """Run levels 0..``levels`` of several lotteries (e.g. trials), level by level, grouped."""
+    store = store or ResultsStore()
+    for lottery in lotteries:
+        lottery.store = store
+    for level in range(levels + 1):
+        jobs = []
+        for lottery in lotteries:
+            for variant in (("ticket",) if level == 0 else variants):
+                job = lottery.job(level, variant)
+                if job is None:
+                    raise RuntimeError(f"level {level} {variant} cannot start: level {level - 1} is not stored")
+                jobs.append(job)
+        run_jobs(jobs, store, group_size=group_size, progress=progress)
+    return [store.load("lottery", lot.config(level, variant)) for lot in lotteries
+            for level in range(levels + 1) for variant in (("ticket",) if level == 0 else variants)]
+
+
+def with_overrides(hp, **changes):
+    """``dataclasses.replace`` that reports unknown fields by name."""
+    try:
+        return replace(hp, **changes)
+    except TypeError as error:
+        raise ValueError(f"{type(hp).__name__}: {error}; fields: {sorted(hp.help())}") from error

@@ -1,0 +1,161 @@
+"""The seed paper's own experiment (Havinga & Sawhney 2020, Sec. 3 and 4.3).
+
+Four models per density, on the authors' LeNet-5-like net and MNIST:
+
+* ``dense``: the original, trained alone;
+* ``pruning``: the pruning network, TF-MOT polynomial decay from density 1 to
+  the target, from 20 % to 60 % of training, every 2 %; never early-stops;
+* ``ticket``: the original initial weights with the learned masks, retrained;
+* ``random``: fresh random weights with the same masks, retrained.
+
+Two protocols:
+
+* ``faithful``, as the authors' code ran it: raw pixels; the test set is the
+  validation set; the dense model early-stops on it; ticket and random are
+  wrapped again in a pruning schedule at the target sparsity, so TF-MOT
+  recomputes their masks from 20 % to 60 % of training; they early-stop on
+  training accuracy (patience 20 "epochs").
+* ``corrected``: masks held fixed (pruned weights stay exactly zero); 5,000
+  training images held out for validation; every early stop and model choice
+  uses validation accuracy; the test set is used once, for the final number.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from lth import models, pruning, training
+from lth.experiments import Job, derive_seed, run_jobs
+from lth.hparams import DatasetHparams, TrainingHparams
+from lth.store import ResultsStore
+
+PROTOCOLS = ("faithful", "corrected")
+MODELS = ("dense", "pruning", "ticket", "random")
+DENSITIES = (0.5, 0.33, 0.2, 0.1, 0.05, 0.02, 0.01)
+MODEL_NAME = "lenet5"
+STEPS_PER_EPOCH = 100
+
+
+def check(protocol: str, density: float | None = None, epochs: int | None = None) -> None:
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; known: {list(PROTOCOLS)}")
+    if density is not None:
+        pruning.check_density(density)
+    if epochs is not None and (not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1):
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+
+
+def dataset(protocol: str, subset: int | None = None) -> DatasetHparams:
+    return DatasetHparams(name="mnist", scale="raw", validation="test" if protocol == "faithful" else "holdout",
+                          subset=subset)
+
+
+def training_hparams(protocol: str, role: str, epochs: int) -> TrainingHparams:
+    """Adam 0.01, batch 32, 100-step epochs; stopping rules per role and protocol."""
+    base = TrainingHparams(optimizer="adam", learning_rate=0.01, batch_size=32,
+                           iterations=epochs * STEPS_PER_EPOCH, eval_every=STEPS_PER_EPOCH,
+                           stop_monitor="none", best_monitor="none", patience=20)
+    if role == "pruning":
+        return base
+    if protocol == "faithful":
+        monitor = "val_accuracy" if role == "dense" else "train_accuracy"
+        return TrainingHparams(**(base.to_dict() | {"stop_monitor": monitor}))
+    return TrainingHparams(**(base.to_dict() | {"stop_monitor": "val_accuracy", "best_monitor": "val_accuracy"}))
+
+
+def config(protocol: str, role: str, trial: int, epochs: int, density: float | None = None,
+           subset: int | None = None) -> dict:
+    check(protocol, density, epochs)
+    if role not in MODELS:
+        raise ValueError(f"unknown model role {role!r}; known: {list(MODELS)}")
+    return {"protocol": protocol, "role": role, "trial": trial, "epochs": epochs,
+            "density": None if role == "dense" else float(density), "model": MODEL_NAME,
+            "dataset": dataset(protocol, subset).to_dict(),
+            "training": training_hparams(protocol, role, epochs).to_dict()}
+
+
+def _init_seed(trial, density):
+    return derive_seed("seed-protocol-init", trial, density)
+
+
+def _network(seed, input_shape):
+    net = models.build(MODEL_NAME, seed=seed, input_shape=input_shape)
+    return net
+
+
+def _job(protocol, role, trial, epochs, density, subset, store) -> Job | None:
+    cfg = config(protocol, role, trial, epochs, density, subset)
+    data_hp = dataset(protocol, subset)
+    train_hp = training_hparams(protocol, role, epochs)
+    total_steps = epochs * STEPS_PER_EPOCH
+    mask = None
+    if role in ("ticket", "random"):
+        parent = store.load("seed_protocol", config(protocol, "pruning", trial, epochs, density, subset))
+        if parent is None:
+            return None
+        mask = pruning.unpack_masks(parent.arrays())
+    init_seed = {"dense": derive_seed("seed-protocol-dense", trial),
+                 "random": derive_seed("seed-protocol-random", trial, density)}.get(role, _init_seed(trial, density))
+
+    def build():
+        from lth.experiments import load_data
+
+        net = _network(init_seed, load_data(data_hp).input_shape)
+        layers = models.prunable_layers(MODEL_NAME, net)
+        hold = False
+        if role == "pruning":
+            net = pruning.wrap(net, layers, pruning.seed_schedule(density, total_steps))
+        elif role in ("ticket", "random"):
+            if protocol == "faithful":  # as the authors: a schedule at the target sparsity keeps re-pruning
+                schedule = pruning.seed_schedule(density, total_steps, initial_density=density)
+            else:
+                schedule, hold = pruning.FixedMask(), True
+            net = pruning.wrap(net, layers, schedule)
+            pruning.set_masks(net, mask)
+        return training.Trainee(net, seed=derive_seed("seed-protocol-data", protocol, role, trial, density),
+                                hold_masks=hold, name=f"{protocol}-{role}-{density}-{trial}", hparams=train_hp)
+
+    def finish(trainee, result):
+        arrays = None
+        masks = pruning.get_masks(trainee.model)
+        if masks:
+            result = result | {"final_density": pruning.density(masks),
+                               "mask_changed": bool(mask is not None and any(
+                                   not np.array_equal(mask[n], masks[n]) for n in masks))}
+            if role == "pruning":
+                arrays = pruning.pack_masks(masks)
+        return result, arrays
+
+    group_train = training_hparams(protocol, "pruning", epochs)
+    return Job("seed_protocol", cfg, data_hp, group_train, build, finish, init_seed)
+
+
+def jobs(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, subset=None, store=None,
+         stage="all") -> list[Job]:
+    """The jobs whose inputs are stored: stage 1 = dense + pruning, stage 2 = ticket + random."""
+    store = store or ResultsStore()
+    out = []
+    for protocol in protocols:
+        for trial in trials:
+            if stage in ("all", 1):
+                out.append(_job(protocol, "dense", trial, epochs, None, subset, store))
+                out += [_job(protocol, "pruning", trial, epochs, d, subset, store) for d in densities]
+            if stage in ("all", 2):
+                out += [j for d in densities for role in ("ticket", "random")
+                        if (j := _job(protocol, role, trial, epochs, d, subset, store)) is not None]
+    return [j for j in out if j is not None]
+
+
+def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, subset=None, store=None,
+        group_size=8, progress=None) -> list:
+    """Run (or resume) the whole experiment; returns every stored run."""
+    store = store or ResultsStore()
+    for protocol in protocols:
+        check(protocol)
+    for d in densities:
+        pruning.check_density(d)
+    for trial in trials:
+        kwargs = dict(protocols=protocols, densities=densities, trials=[trial], epochs=epochs, subset=subset,
+                      store=store)
+        run_jobs(jobs(stage=1, **kwargs), store, group_size=group_size, progress=progress)
+        run_jobs(jobs(stage=2, **kwargs), store, group_size=group_size, progress=progress)
+    return [store.load(j.kind, j.config) for j in jobs(protocols, densities, trials, epochs, subset, store)]

@@ -1,0 +1,275 @@
+"""Training many small networks at once, each exactly as if trained alone.
+
+:func:`train` takes a list of :class:`Trainee` (a model, its own data-order
+seed, whether to hold its masks fixed) and trains them in one compiled graph:
+every step, each model draws its own batch, takes its own gradient and its own
+optimiser step. A chunk of ``eval_every`` steps is one ``tf.function`` call
+(a ``tf.range`` loop), so Python overhead is paid once per evaluation, not per
+step. Models that stop early leave the graph; results are handed to
+``on_done`` as soon as each model finishes.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import lth  # noqa: F401
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from lth import pruning
+from lth.hparams import TrainingHparams
+
+EVAL_BATCH = 1000
+
+
+class WarmupStepDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up from 0 over ``warmup`` steps, then ×``gamma`` at each milestone."""
+
+    def __init__(self, peak, warmup=0, milestones=(), gamma=0.1):
+        self.peak, self.warmup, self.milestones, self.gamma = float(peak), int(warmup), tuple(milestones), float(gamma)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        lr = tf.constant(self.peak, tf.float32)
+        if self.warmup > 0:
+            lr *= tf.minimum(1.0, (step + 1.0) / self.warmup)
+        for milestone in self.milestones:
+            lr *= tf.where(step >= milestone, self.gamma, 1.0)
+        return lr
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup": self.warmup, "milestones": list(self.milestones), "gamma": self.gamma}
+
+
+def make_optimizer(hp: TrainingHparams):
+    schedule = WarmupStepDecay(hp.learning_rate, hp.warmup_iterations, hp.lr_milestones, hp.lr_gamma)
+    if hp.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=schedule)
+    return keras.optimizers.SGD(learning_rate=schedule, momentum=hp.momentum)
+
+
+class BatchStream:
+    """Batches of training indices: a fresh seeded permutation each pass, batches may span passes."""
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        self.n, self.batch_size = n, batch_size
+        self.rng = np.random.default_rng(seed)
+        self.buffer = np.empty(0, dtype=np.int32)
+
+    def take(self, steps: int) -> np.ndarray:
+        needed = steps * self.batch_size
+        while len(self.buffer) < needed:
+            self.buffer = np.concatenate([self.buffer, self.rng.permutation(self.n).astype(np.int32)])
+        out, self.buffer = self.buffer[:needed], self.buffer[needed:]
+        return out.reshape(steps, self.batch_size)
+
+
+@dataclass
+class Trainee:
+    """One network to train: its model, data-order seed and mask policy.
+
+    ``hold_masks``: re-apply the masks after every optimiser step, so pruned
+    weights stay exactly zero (a fixed mask). Otherwise a wrapped model's
+    TF-MOT schedule governs its masks, as with ``fit`` + ``UpdatePruningStep``.
+    """
+
+    model: keras.Model
+    seed: int
+    hold_masks: bool = False
+    name: str = ""
+    hparams: TrainingHparams | None = None  # own optimiser / stopping settings; default: the shared ones
+    optimizer: object = None
+    history: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.wrapped = list(pruning.wrappers(self.model).values())
+        self.masked_vars = [(w, m) for layer in self.wrapped for (w, m, _) in layer.pruning_vars]
+
+
+class _Monitor:
+    """Patience-based stopping and best-weights tracking for one trainee (Keras EarlyStopping rules)."""
+
+    def __init__(self, hp: TrainingHparams):
+        self.hp = hp
+        self.best_stop = None
+        self.wait = 0
+        self.best_value = None
+        self.best_iteration = None
+        self.best_weights = None
+
+    @staticmethod
+    def _better(metric, new, old):
+        if old is None:
+            return True
+        return new < old if metric.endswith("loss") else new > old
+
+    def update(self, model, row: dict, first: bool) -> bool:
+        """Record this evaluation; True when training should stop."""
+        hp = self.hp
+        if hp.best_monitor != "none" and self._better(hp.best_monitor, row[hp.best_monitor], self.best_value):
+            self.best_value, self.best_iteration = row[hp.best_monitor], row["iteration"]
+            self.best_weights = model.get_weights()
+        if hp.stop_monitor == "none":
+            return False
+        value = row[hp.stop_monitor]
+        self.wait += 1
+        if self._better(hp.stop_monitor, value, self.best_stop):
+            self.best_stop, self.wait = value, 0
+            return False
+        return self.wait >= hp.patience and not first
+
+
+def _metrics(logits, labels):
+    loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+    accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int64), labels), tf.float32))
+    return loss, accuracy
+
+
+class _Graphs:
+    """Compiled chunk and evaluation functions, one per set of active trainees."""
+
+    def __init__(self, trainees, x_train, y_train, batch_size):
+        self.trainees, self.x, self.y, self.batch_size = trainees, x_train, y_train, batch_size
+        self.chunks, self.evals = {}, {}
+
+    def chunk(self, active: tuple):
+        if active not in self.chunks:
+            members = [self.trainees[i] for i in active]
+            variables = [m.model.trainable_variables for m in members]
+            x, y = self.x, self.y
+
+            @tf.function(input_signature=[tf.TensorSpec([len(members), None, self.batch_size], tf.int32)])
+            def run(indices):
+                steps = tf.shape(indices)[1]
+                totals = tf.zeros([len(members), 2])
+                for i in tf.range(steps):
+                    rows = []
+                    for j, member in enumerate(members):
+                        batch = indices[j, i]
+                        xb, yb = tf.gather(x, batch), tf.gather(y, batch)
+                        with tf.GradientTape() as tape:
+                            loss, accuracy = _metrics(member.model(xb, training=True), yb)
+                        grads = tape.gradient(loss, variables[j])
+                        member.optimizer.apply_gradients(zip(grads, variables[j]))
+                        if member.hold_masks:
+                            for weight, mask in member.masked_vars:
+                                weight.assign(weight * mask)
+                        rows.append(tf.stack([loss, accuracy]))
+                    totals += tf.stack(rows)
+                return totals / tf.cast(steps, tf.float32)
+
+            self.chunks[active] = run
+        return self.chunks[active]
+
+    def evaluate(self, active: tuple, x, y):
+        key = (active, id(x))
+        if key not in self.evals:
+            members = [self.trainees[i] for i in active]
+            n = int(x.shape[0])
+            batches = math.ceil(n / EVAL_BATCH)
+
+            @tf.function
+            def run():
+                totals = tf.zeros([len(members), 2])
+                for b in tf.range(batches):
+                    start = b * EVAL_BATCH
+                    xb, yb = x[start:start + EVAL_BATCH], y[start:start + EVAL_BATCH]
+                    size = tf.cast(tf.shape(yb)[0], tf.float32)
+                    totals += tf.stack([tf.stack(_metrics(m.model(xb, training=False), yb)) * size
+                                        for m in members])
+                return totals / n
+
+            self.evals[key] = run
+        return self.evals[key]().numpy()
+
+
+def train(trainees: list[Trainee], data, hp: TrainingHparams, on_done=None, progress=None) -> list[dict]:
+    """Train every trainee for ``hp.iterations`` steps (or until it early-stops).
+
+    Returns one result per trainee: its history (train / validation, and test
+    if ``hp.eval_test_each``) at every evaluation, where it stopped, the
+    best-monitor iteration, and the test loss and accuracy of the reported
+    weights. ``on_done(index, result)`` is called as each trainee finishes.
+    """
+    started = time.time()
+    tensors = {name: (tf.constant(data.features(split)), tf.constant(split.y))
+               for name, split in [("train", data.train), ("val", data.validation), ("test", data.test)]}
+    graphs = _Graphs(trainees, *tensors["train"], hp.batch_size)
+    streams = [BatchStream(len(data.train), hp.batch_size, t.seed) for t in trainees]
+    for t in trainees:
+        own = t.hparams or hp
+        shared = ("batch_size", "iterations", "eval_every", "eval_test_each")
+        if any(getattr(own, k) != getattr(hp, k) for k in shared):
+            raise ValueError(f"trainee {t.name!r} differs from the group in one of {shared}")
+    monitors = [_Monitor(t.hparams or hp) for t in trainees]
+    results: list[dict | None] = [None] * len(trainees)
+    for t in trainees:
+        t.optimizer = make_optimizer(t.hparams or hp)
+        t.optimizer.build(t.model.trainable_variables)
+        for layer in t.wrapped:  # what UpdatePruningStep.on_train_begin does
+            if int(layer.pruning_step.numpy()) == -1:
+                layer.pruning_step.assign(0)
+        t.history = {k: [] for k in ["iteration", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
+                     + (["test_loss", "test_accuracy"] if hp.eval_test_each else [])}
+
+    def finish(i, stopped_at):
+        t, monitor = trainees[i], monitors[i]
+        if monitor.best_weights is not None:
+            final_weights = t.model.get_weights()
+            t.model.set_weights(monitor.best_weights)
+        loss, accuracy = graphs.evaluate((i,), *tensors["test"])[0]
+        if monitor.best_weights is not None:
+            val_at_best = graphs.evaluate((i,), *tensors["val"])[0]
+            t.model.set_weights(final_weights)
+        else:
+            val_at_best = (t.history["val_loss"][-1], t.history["val_accuracy"][-1])
+        results[i] = {
+            "history": t.history, "stopped_at": int(stopped_at),
+            "best_iteration": int(monitor.best_iteration if monitor.best_iteration is not None else stopped_at),
+            "test_loss": float(loss), "test_accuracy": float(accuracy),
+            "val_loss": float(val_at_best[0]), "val_accuracy": float(val_at_best[1]),
+            "wall_time_s": time.time() - started,
+        }
+        if on_done:
+            on_done(i, results[i])
+
+    active = tuple(range(len(trainees)))
+    step = 0
+    while active and step < hp.iterations:
+        n = min(hp.eval_every, hp.iterations - step)
+        indices = np.stack([streams[i].take(n) for i in active])
+        train_metrics = graphs.chunk(active)(tf.constant(indices)).numpy()
+        step += n
+        for i in active:  # UpdatePruningStep.on_epoch_end: re-mask the weights
+            for layer in trainees[i].wrapped:
+                layer.pruning_obj.weight_mask_op()
+        evaluations = {"val": graphs.evaluate(active, *tensors["val"])}
+        if hp.eval_test_each:
+            evaluations["test"] = graphs.evaluate(active, *tensors["test"])
+        still = []
+        for j, i in enumerate(active):
+            row = {"iteration": step, "train_loss": train_metrics[j, 0], "train_accuracy": train_metrics[j, 1],
+                   "val_loss": evaluations["val"][j, 0], "val_accuracy": evaluations["val"][j, 1]}
+            if hp.eval_test_each:
+                row.update(test_loss=evaluations["test"][j, 0], test_accuracy=evaluations["test"][j, 1])
+            for key, value in row.items():
+                trainees[i].history[key].append(int(value) if key == "iteration" else round(float(value), 6))
+            if monitors[i].update(trainees[i].model, row, first=step == n):
+                finish(i, step)
+            else:
+                still.append(i)
+        active = tuple(still)
+        if progress:
+            progress(step, hp.iterations, len(active))
+    for i in active:
+        finish(i, step)
+    return results
+
+
+def set_deterministic(enabled: bool = True) -> None:
+    """Make TF ops deterministic (bit-identical reruns on one machine)."""
+    if enabled:
+        tf.config.experimental.enable_op_determinism()
