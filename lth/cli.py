@@ -1,8 +1,97 @@
-"""The command line (``python -m lth --help``)."""
+"""The command line (``python -m lth --help``).
+
+    python -m lth models                      # registered models, parameter counts
+    python -m lth run --model lenet300 --iterations 5000 --levels 1
+    python -m lth run --config my_run.yaml    # same flags, from a YAML file
+    python -m lth sweep-seed --trials 5       # the seed paper's experiment (resumes)
+    python -m lth figures                     # regenerate results/figures/*.csv
+    python -m lth check-results               # verify the results store
+"""
 from __future__ import annotations
 
 import argparse
 import sys
+
+EXPERIMENTS = ("train", "lottery")
+
+
+def _models(args):
+    from lth import models
+
+    print(f"{'model':<10} {'total weights':>14} {'prunable':>12}  prunable layers")
+    for name in models.MODELS:
+        d = models.describe(name)
+        layers = ", ".join(f"{k} {v:,}" for k, v in d["prunable_layers"].items())
+        if len(layers) > 60:
+            layers = f"{len(d['prunable_layers'])} layers"
+        print(f"{name:<10} {d['total']:>14,} {d['prunable']:>12,}  {layers}")
+
+
+def _load_config_file(path):
+    import yaml
+
+    try:
+        with open(path) as f:
+            values = yaml.safe_load(f) or {}
+    except OSError as error:
+        raise ValueError(f"cannot read config file {path}: {error}") from error
+    if not isinstance(values, dict):
+        raise ValueError(f"config file {path} must hold a mapping, got {type(values).__name__}")
+    return values
+
+
+def _run(args):
+    from tqdm import tqdm
+
+    from lth import experiments
+    from lth.hparams import DatasetHparams, ModelHparams, PruningHparams, TrainingHparams
+
+    file_values = _load_config_file(args.config) if args.config else {}
+    sections = {"dataset": DatasetHparams, "model": ModelHparams, "training": TrainingHparams,
+                "pruning": PruningHparams}
+    top_level = {"experiment", "seed", "levels", "variants", "group_size"}
+    unknown = sorted(set(file_values) - set(sections) - top_level)
+    if unknown:
+        raise ValueError(f"unknown keys {unknown} in {args.config}; allowed: {sorted(set(sections) | top_level)}")
+    flags = {
+        "dataset": {"name": args.dataset},
+        "model": {"name": args.model},
+        "training": {"iterations": args.iterations, "learning_rate": args.learning_rate,
+                     "batch_size": args.batch_size, "optimizer": args.optimizer, "eval_every": args.eval_every},
+        "pruning": {"fraction": args.fraction, "criterion": args.criterion, "scope": args.scope},
+    }
+    hp = {}
+    for section, cls in sections.items():
+        values = dict(file_values.get(section) or {})
+        values.update({k: v for k, v in flags[section].items() if v is not None})
+        hp[section] = cls.from_dict(values)
+    experiment = args.experiment or file_values.get("experiment", "lottery")
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {experiment!r}; known: {list(EXPERIMENTS)}")
+    seed = args.seed if args.seed is not None else file_values.get("seed", 0)
+    levels = args.levels if args.levels is not None else file_values.get("levels", 1)
+    variants = tuple((args.variants or ",".join(file_values.get("variants", ["ticket"]))).split(","))
+    if not isinstance(levels, int) or levels < 0:
+        raise ValueError(f"levels must be an int >= 0, got {levels!r}")
+
+    bar = tqdm(desc="runs", unit="run", leave=True)
+
+    def progress(message):
+        bar.update(1)
+        bar.write(message)
+
+    if experiment == "train":
+        runs = experiments.run_jobs([experiments.train_job(hp["dataset"], hp["model"], hp["training"], seed)],
+                                    progress=progress)
+    else:
+        lottery = experiments.Lottery(hp["dataset"], hp["model"], hp["training"], hp["pruning"], seed)
+        runs = experiments.run_lottery([lottery], levels, variants=variants, progress=progress)
+    bar.close()
+    for run in runs:
+        label = f"level {run.config.get('level', 0)} {run.config.get('variant', 'dense')}"
+        density = run.result.get("density", 1.0)
+        print(f"{label:<22} density {density:7.2%}  test accuracy {run.result['test_accuracy']:.4f} "
+              f"(iteration {run.result['best_iteration']})  stored in {run.path}")
 
 
 def _sweep_seed(args):
@@ -14,9 +103,53 @@ def _sweep_seed(args):
                       group_size=args.group_size, progress=lambda msg: print(msg, flush=True))
 
 
+def _figures(args):
+    from lth import figures
+
+    for path in figures.write_seed_figure_data(epochs=args.epochs):
+        print(f"wrote {path}")
+
+
+def _check_results(args):
+    from lth.store import ResultsStore
+
+    store = ResultsStore(args.root) if args.root else ResultsStore()
+    problems = store.check()
+    count = sum(1 for kind in store.root.glob("*") if kind.is_dir() for f in kind.glob("*")
+                if f.is_dir() and not f.name.startswith("."))
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    print(f"checked {count} stored runs under {store.root}: {len(problems)} problems")
+    if problems:
+        sys.exit(1)
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m lth", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m lth", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("models", help="list registered models with parameter counts").set_defaults(func=_models)
+
+    run = sub.add_parser("run", help="run one experiment (a dense training or a lottery-ticket run)")
+    run.add_argument("--config", help="YAML file with sections dataset/model/training/pruning and "
+                                      "experiment/seed/levels/variants; flags override it")
+    run.add_argument("--experiment", choices=EXPERIMENTS, help="default lottery")
+    run.add_argument("--dataset", help="mnist, fashion_mnist or cifar10")
+    run.add_argument("--model", help="a registered model (python -m lth models)")
+    run.add_argument("--iterations", type=int)
+    run.add_argument("--learning-rate", type=float)
+    run.add_argument("--batch-size", type=int)
+    run.add_argument("--optimizer")
+    run.add_argument("--eval-every", type=int)
+    run.add_argument("--fraction", type=float, help="fraction pruned per round (default 0.2)")
+    run.add_argument("--criterion", help="mask criterion (default large_final)")
+    run.add_argument("--scope", help="layerwise or global")
+    run.add_argument("--levels", type=int, help="pruning rounds (lottery; default 1)")
+    run.add_argument("--variants", help="comma-separated: ticket,random_reinit,oneshot (default ticket)")
+    run.add_argument("--seed", type=int)
+    run.set_defaults(func=_run)
+
     sweep = sub.add_parser("sweep-seed", help="run or resume the seed paper's experiment (Figs. 6, 7)")
     sweep.add_argument("--trials", type=int, default=5)
     sweep.add_argument("--epochs", type=int, default=500)
@@ -24,13 +157,24 @@ def build_parser():
     sweep.add_argument("--protocols", default="", help="faithful,corrected (default both)")
     sweep.add_argument("--group-size", type=int, default=8)
     sweep.set_defaults(func=_sweep_seed)
+
+    figs = sub.add_parser("figures", help="regenerate results/figures/seed-fig6.csv and seed-fig7.csv")
+    figs.add_argument("--epochs", type=int, default=500)
+    figs.set_defaults(func=_figures)
+
+    check = sub.add_parser("check-results", help="verify every stored run; non-zero exit on a problem")
+    check.add_argument("--root", help="runs folder (default results/runs)")
+    check.set_defaults(func=_check_results)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    from lth.data import DataError
+    from lth.store import StoreError
+
     try:
         args.func(args)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, DataError, StoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

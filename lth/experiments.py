@@ -92,7 +92,8 @@ def run_jobs(jobs: list[Job], store: ResultsStore | None = None, group_size: int
                 nonlocal done_count
                 job = chunk[i]
                 result, arrays = job.finish(trainees[i], train_result)
-                store.save(job.kind, job.config, result, provenance(job.seed, time.time() - started), arrays)
+                record = provenance(job.seed, time.time() - started) | {"group_size": len(chunk)}
+                store.save(job.kind, job.config, result, record, arrays)
                 done_count += 1
                 if progress:
                     progress(f"stored {job.kind} {store.folder(job.kind, job.config).name} "
@@ -118,7 +119,7 @@ def train_job(data: DatasetHparams, model: ModelHparams, train: TrainingHparams,
     config = _base_config(data, model, train) | {"seed": seed}
 
     def build():
-        net = models.build(model.name, seed=seed, input_shape=load_data(data).input_shape)
+        net = models.build(model.name, seed=seed, input_shape=load_data(data).input_shape, width=model.width)
         return training.Trainee(net, seed=derive_seed("data-order", seed), name="dense")
 
     return Job("train", config, data, train, build, _plain_result, seed)
@@ -127,15 +128,8 @@ def train_job(data: DatasetHparams, model: ModelHparams, train: TrainingHparams,
 # ------------------------------------------------------------------ lottery tickets
 
 
-def level_density(model_name: str, prune: PruningHparams, level: int, shapes: dict) -> float:
-    """Overall density of the pruned layers after ``level`` rounds (layer-wise pruning)."""
-    factors = models.spec(model_name).rate_factors if prune.rate_factors == "model" else {}
-    kept = sum(np.prod(s) * (1 - prune.fraction * factors.get(n, 1.0)) ** level for n, s in shapes.items())
-    return float(kept / sum(np.prod(s) for s in shapes.values()))
-
-
 def _initial_network(model: ModelHparams, data: DatasetHparams, seed: int):
-    net = models.build(model.name, seed=seed, input_shape=load_data(data).input_shape)
+    net = models.build(model.name, seed=seed, input_shape=load_data(data).input_shape, width=model.width)
     return pruning.wrap(net, models.prunable_layers(model.name, net))
 
 
@@ -165,6 +159,28 @@ class Lottery:
     def _factors(self):
         return models.spec(self.model.name).rate_factors if self.prune.rate_factors == "model" else {}
 
+    def network(self, seed: int | None = None):
+        """A fresh wrapped network drawn from this lottery's seed (or ``seed``)."""
+        return _initial_network(self.model, self.data, self.seed if seed is None else seed)
+
+    def dense_weights(self) -> tuple[dict, dict]:
+        """(initial, trained) prunable kernels of the stored level-0 run."""
+        run = self.store.load("lottery", self.config(0, "ticket"))
+        if run is None:
+            raise RuntimeError(f"level 0 of lottery seed {self.seed} is not stored yet; run it first")
+        final = {k[len("final/"):]: v for k, v in run.arrays().items() if k.startswith("final/")}
+        return pruning.kernels(self.network()), final
+
+    def next_mask(self, final: dict, mask: dict, fraction: float, init_seed: int | None = None) -> dict:
+        """Prune ``fraction`` of what ``mask`` keeps, by this lottery's criterion on the trained weights."""
+        if self.prune.criterion in pruning.STRUCTURED:
+            hidden = {n: w * mask[n] for n, w in final.items() if n != "output"}
+            return pruning.filter_masks(hidden, fraction, mask) | {n: mask[n] for n in final if n == "output"}
+        init = pruning.kernels(_initial_network(self.model, self.data, self.seed if init_seed is None else init_seed))
+        scores = {n: pruning.score(self.prune.criterion, init[n], final[n], np.random.default_rng(self.seed))
+                  for n in final}
+        return pruning.prune_masks(scores, mask, fraction, rate_factors=self._factors(), scope=self.prune.scope)
+
     def mask(self, level: int, variant: str) -> dict | None:
         """The mask of ``level`` for ``variant``; None if a run it depends on is not stored yet."""
         if level == 0:
@@ -176,11 +192,9 @@ class Lottery:
                 return None
             arrays = dense.arrays()
             final = {k[len("final/"):]: v for k, v in arrays.items() if k.startswith("final/")}
-            init = pruning.kernels(_initial_network(self.model, self.data, self.seed))
-            scores = {n: pruning.score(self.prune.criterion, init[n], w, np.random.default_rng(self.seed))
-                      for n, w in final.items()}
-            target = level_density(self.model.name, self.prune, level, {n: w.shape for n, w in final.items()})
-            return pruning.masks_at_density(scores, target, rate_factors=self._factors(), scope=self.prune.scope)
+            full = {n: np.ones(w.shape, dtype=bool) for n, w in final.items()}
+            return self.next_mask(final, full, 1 - (1 - self.prune.fraction) ** level)
+        
         previous = self.store.load("lottery", self.config(level - 1, "ticket"))
         if previous is None:
             return None
@@ -203,11 +217,7 @@ class Lottery:
 
         def finish(trainee, train_result):
             final = pruning.kernels(trainee.model)
-            init = pruning.kernels(_initial_network(self.model, self.data, init_seed))
-            scores = {n: pruning.score(self.prune.criterion, init[n], final[n], np.random.default_rng(self.seed))
-                      for n in final}
-            next_mask = pruning.prune_masks(scores, mask, self.prune.fraction, rate_factors=self._factors(),
-                                            scope=self.prune.scope)
+            next_mask = self.next_mask(final, mask, self.prune.fraction, init_seed)
             arrays = {f"next/{k}": v for k, v in pruning.pack_masks(next_mask).items()}
             arrays |= {f"mask/{k}": v for k, v in pruning.pack_masks(mask).items()}
             if level == 0:

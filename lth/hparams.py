@@ -108,11 +108,15 @@ class DatasetHparams(Hparams):
 @dataclass(frozen=True)
 class ModelHparams(Hparams):
     name: str = _help("Registered model name (python -m lth models lists them).", "lenet300")
+    width: typing.Optional[int] = _help("Hidden units, for the 'mlp' model only.", None)
 
     def validate(self):
         from lth import models
 
         models.spec(self.name)
+        if self.width is not None and (self.name != "mlp" or self.width < 1):
+            raise ValueError(f"ModelHparams.width must be a positive int for model 'mlp' only, "
+                             f"got width={self.width} for {self.name!r}")
 
 
 OPTIMIZERS = ("adam", "sgd")
@@ -151,7 +155,9 @@ MASK_MODES = ("fixed", "tfmot_schedule")
 
 @dataclass(frozen=True)
 class PruningHparams(Hparams):
-    criterion: str = _help("Mask criterion (Zhou et al.): large_final is magnitude pruning.", "large_final")
+    criterion: str = _help("Mask criterion: large_final is magnitude pruning; Zhou et al.'s criteria; "
+                           "l1_filter is Li et al.'s structured pruning of whole filters / hidden units "
+                           "(the output layer is never pruned structurally).", "large_final")
     fraction: float = _help("Fraction of the remaining weights pruned per round (hidden layers).", 0.2)
     scope: str = _help("layerwise (per-layer rates, F&C) or global (one ranking, VGG-19).", "layerwise")
     rate_factors: str = _help("'model': the model's own per-layer factors (F&C: output at half rate); "
@@ -160,7 +166,7 @@ class PruningHparams(Hparams):
     def validate(self):
         from lth import pruning
 
-        _choice(self, "criterion", pruning.CRITERIA)
+        _choice(self, "criterion", pruning.CRITERIA + pruning.STRUCTURED)
         _choice(self, "scope", pruning.SCOPES)
         _choice(self, "rate_factors", ("model", "none"))
         if not 0 < self.fraction < 1:

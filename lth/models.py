@@ -42,6 +42,16 @@ def lenet300(input_shape, num_classes):
     ], name="lenet300")
 
 
+def mlp(input_shape, num_classes, width=100):
+    """One hidden layer of ``width`` ReLU units (Neyshabur et al.'s size experiment)."""
+    return keras.Sequential([
+        keras.Input(input_shape),
+        layers.Flatten(name="flatten"),
+        layers.Dense(width, activation="relu", name="fc1"),
+        layers.Dense(num_classes, name="output"),
+    ], name=f"mlp{width}")
+
+
 def lenet5(input_shape, num_classes):
     """The seed authors' LeNet-5-like net (61,706 parameters on MNIST), Keras default init."""
     return keras.Sequential([
@@ -138,6 +148,7 @@ MODELS = {
     for spec in [
         ModelSpec("lenet300", lenet300, "LeNet-300-100 (Frankle & Carbin 2019)",
                   rate_factors={"output": 0.5}),
+        ModelSpec("mlp", mlp, "One hidden layer of `width` units (Neyshabur et al. 2015)"),
         ModelSpec("lenet5", lenet5, "LeNet-5-like net of the seed paper; only fc1, fc2 pruned",
                   prunable=lambda model: ["fc1", "fc2"]),
         ModelSpec("conv2", _conv_net([64, 64], "conv2"), "Conv-2 (Frankle & Carbin 2019)",
@@ -159,13 +170,24 @@ def spec(name: str) -> ModelSpec:
     return MODELS[name]
 
 
-def build(name: str, *, seed: int, input_shape: tuple | None = None, num_classes: int = 10):
-    """Build model ``name`` with weights drawn from ``seed`` (same seed, same weights)."""
+def build(name: str, *, seed: int, input_shape: tuple | None = None, num_classes: int = 10,
+          width: int | None = None):
+    """Build model ``name`` with weights drawn from ``seed`` (same seed, same weights).
+
+    ``width`` sets the hidden units of ``mlp`` and is refused by other models.
+    """
     model_spec = spec(name)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {seed!r}")
     keras.utils.set_random_seed(int(seed))
-    return model_spec.build(tuple(input_shape or model_spec.input_shape), num_classes)
+    shape = tuple(input_shape or model_spec.input_shape)
+    if width is not None:
+        if name != "mlp":
+            raise ValueError(f"width applies only to model 'mlp', not {name!r}")
+        if not isinstance(width, int) or width < 1:
+            raise ValueError(f"width must be a positive int, got {width!r}")
+        return model_spec.build(shape, num_classes, width=width)
+    return model_spec.build(shape, num_classes)
 
 
 def prunable_layers(name: str, model) -> list[str]:

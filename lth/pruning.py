@@ -26,6 +26,7 @@ CRITERIA = (
     "large_final", "small_final", "large_init", "small_init", "large_init_large_final",
     "small_init_small_final", "magnitude_increase", "movement", "large_final_same_sign", "random",
 )
+STRUCTURED = ("l1_filter",)  # whole output channels (filters, hidden units)
 SCOPES = ("layerwise", "global")
 
 
@@ -35,6 +36,7 @@ SCOPES = ("layerwise", "global")
 class FixedMask(sparsity_api.PruningSchedule):
     """A schedule that never prunes: the mask assigned to the wrapper stays as it is."""
 
+    @tf.autograph.experimental.do_not_convert
     def __call__(self, step):
         return tf.constant(False), tf.constant(0.0)
 
@@ -260,21 +262,22 @@ def masks_at_density(scores: dict, target_density: float, *, rate_factors=None, 
     return out
 
 
-def filter_masks(weights: dict, fraction: float) -> dict:
-    """Li et al.'s structured L1-norm filter pruning: drop the filters (output channels) with smallest sum |w|.
+def filter_masks(weights: dict, fraction: float, masks: dict | None = None) -> dict:
+    """Li et al.'s structured L1-norm filter pruning: drop whole output channels with smallest sum |w|.
 
-    For a conv kernel (kh, kw, in, out) or dense kernel (in, out), the unit is the
-    output channel; its whole column is masked.
+    For a conv kernel (kh, kw, in, out) or a dense kernel (in, out) the unit is the
+    output channel (a filter, or a hidden unit). ``fraction`` of the channels still
+    kept under ``masks`` are removed; their whole column is masked.
     """
     if not 0 <= fraction < 1:
         raise ValueError(f"filter pruning fraction must be in [0, 1), got {fraction}")
     out = {}
     for name, w in weights.items():
-        norms = np.abs(w).reshape(-1, w.shape[-1]).sum(axis=0)
-        n_drop = int(round(fraction * norms.size))
-        dropped = np.argsort(norms, kind="stable")[:n_drop]
-        keep = np.ones(norms.size, dtype=bool)
-        keep[dropped] = False
+        alive = np.ones(w.shape[-1], dtype=bool) if masks is None else masks[name].reshape(-1, w.shape[-1]).any(axis=0)
+        norms = np.where(alive, np.abs(w).reshape(-1, w.shape[-1]).sum(axis=0), np.inf)
+        n_drop = int(round(fraction * alive.sum()))
+        keep = alive.copy()
+        keep[np.argsort(norms, kind="stable")[:n_drop]] = False
         out[name] = np.broadcast_to(keep, w.shape).copy()
     return out
 

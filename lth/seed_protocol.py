@@ -145,6 +145,16 @@ def jobs(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, 
     return [j for j in out if j is not None]
 
 
+def stored_runs(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, subset=None,
+                store=None) -> list:
+    """The stored runs of these cells (missing ones left out)."""
+    store = store or ResultsStore()
+    configs = [config(p, "dense", t, epochs, None, subset) for p in protocols for t in trials]
+    configs += [config(p, role, t, epochs, d, subset) for p in protocols for t in trials for d in densities
+                for role in ("pruning", "ticket", "random")]
+    return [run for c in configs if (run := store.load("seed_protocol", c)) is not None]
+
+
 def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, subset=None, store=None,
         group_size=8, progress=None) -> list:
     """Run (or resume) the whole experiment; returns every stored run."""
@@ -158,4 +168,24 @@ def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, s
                       store=store)
         run_jobs(jobs(stage=1, **kwargs), store, group_size=group_size, progress=progress)
         run_jobs(jobs(stage=2, **kwargs), store, group_size=group_size, progress=progress)
-    return [store.load(j.kind, j.config) for j in jobs(protocols, densities, trials, epochs, subset, store)]
+    return stored_runs(protocols, densities, trials, epochs, subset, store)
+
+
+def describe_scale(runs, epochs: int, subset) -> str:
+    """One sentence naming what was run: model, data, epochs, trials."""
+    data = "full MNIST (60,000 training images)" if subset is None else f"the first {subset:,} MNIST images per split"
+    trials = sorted({r.config["trial"] for r in runs})
+    return (f"LeNet-5-like network on {data}, {epochs} epochs of {STEPS_PER_EPOCH} steps, "
+            f"{len(trials)} trial{'s' if len(trials) != 1 else ''}")
+
+
+def compute_hours(runs) -> float:
+    """CPU time of the runs: each run's share of its training group's wall time."""
+    return sum(r.provenance["wall_time_s"] / r.provenance.get("group_size", 8) for r in runs) / 3600
+
+
+def mask_changes(runs) -> float:
+    """Share of faithful ticket / random runs whose mask TF-MOT changed during retraining (nan if none)."""
+    flags = [r.result["mask_changed"] for r in runs
+             if r.config["protocol"] == "faithful" and r.config["role"] in ("ticket", "random")]
+    return sum(flags) / len(flags) if flags else float("nan")

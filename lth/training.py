@@ -22,6 +22,8 @@ import tf_keras as keras
 from lth import pruning
 from lth.hparams import TrainingHparams
 
+tf.get_logger().setLevel("ERROR")  # retracing notices: expected when models leave a group
+
 EVAL_BATCH = 1000
 
 

@@ -1,0 +1,63 @@
+"""Figure data from the results store: tidy tables for plots and CSV files.
+
+``seed-fig6.csv``: ``protocol,model,density,trial,test_accuracy`` (density 1.0
+for the dense model); ``seed-fig7.csv``: ``protocol,model,trial,epoch,val_accuracy``
+at 50 % density, plus the dense model.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from lth import paths
+from lth.store import ResultsStore
+
+FIG6_COLUMNS = ["protocol", "model", "density", "trial", "test_accuracy"]
+FIG7_COLUMNS = ["protocol", "model", "trial", "epoch", "val_accuracy"]
+
+
+def seed_runs(store: ResultsStore | None = None, epochs: int = 500, subset=None) -> list:
+    store = store or ResultsStore()
+    return [run for run in store.runs("seed_protocol") if run.config["epochs"] == epochs
+            and run.config["dataset"].get("subset") == subset] if (store.root / "seed_protocol").exists() else []
+
+
+def seed_fig6(runs) -> pd.DataFrame:
+    rows = [{"protocol": r.config["protocol"], "model": r.config["role"],
+             "density": 1.0 if r.config["density"] is None else r.config["density"],
+             "trial": r.config["trial"], "test_accuracy": r.result["test_accuracy"]} for r in runs]
+    frame = pd.DataFrame(rows, columns=FIG6_COLUMNS)
+    return frame.sort_values(["protocol", "model", "density", "trial"], ignore_index=True)
+
+
+def seed_fig7(runs, density: float = 0.5) -> pd.DataFrame:
+    rows = []
+    for r in runs:
+        if r.config["density"] not in (None, density):
+            continue
+        history = r.result["history"]
+        for iteration, accuracy in zip(history["iteration"], history["val_accuracy"]):
+            rows.append({"protocol": r.config["protocol"], "model": r.config["role"], "trial": r.config["trial"],
+                         "epoch": iteration // 100, "val_accuracy": accuracy})
+    frame = pd.DataFrame(rows, columns=FIG7_COLUMNS)
+    return frame.sort_values(["protocol", "model", "trial", "epoch"], ignore_index=True)
+
+
+def write_seed_figure_data(store: ResultsStore | None = None, epochs: int = 500) -> list:
+    """Regenerate both CSV files from the stored runs; returns their paths."""
+    runs = seed_runs(store, epochs)
+    folder = paths.figures_root()
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, frame in [("seed-fig6.csv", seed_fig6(runs)), ("seed-fig7.csv", seed_fig7(runs))]:
+        frame.to_csv(folder / name, index=False)
+        out.append(folder / name)
+    return out
+
+
+def lottery_frame(runs) -> pd.DataFrame:
+    """One row per lottery run: seed, level, variant, density, accuracies, early-stop iteration, lr."""
+    rows = [{"seed": r.config["seed"], "level": r.config["level"], "variant": r.config["variant"],
+             "density": r.result["density"], "test_accuracy": r.result["test_accuracy"],
+             "val_loss": r.result["val_loss"], "early_stop_iteration": r.result["best_iteration"],
+             "learning_rate": r.config["training"]["learning_rate"]} for r in runs if r is not None]
+    return pd.DataFrame(rows)

@@ -1,0 +1,113 @@
+"""The book's figures (seaborn). Each function draws on an axis and returns it."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+MODEL_ORDER = ["pruning", "ticket", "random"]
+MODEL_LABELS = {"dense": "dense original", "pruning": "pruning network", "ticket": "lottery ticket (original init)",
+                "random": "random re-initialisation", "random_reinit": "random re-initialisation",
+                "oneshot": "one-shot pruning"}
+
+
+def _axis(ax):
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4.5))
+    return ax
+
+
+def seed_fig6(frame: pd.DataFrame, protocol: str, ax=None):
+    """Boxplots of test accuracy per density, the dense model's mean ± std as a band."""
+    ax = _axis(ax)
+    part = frame[frame.protocol == protocol]
+    sparse = part[part.model != "dense"].copy()
+    sparse["density (%)"] = (sparse.density * 100).round(1).astype(str)
+    order = [str(round(d * 100, 1)) for d in sorted(sparse.density.unique(), reverse=True)]
+    sparse["model"] = sparse.model.map(MODEL_LABELS)
+    sns.boxplot(data=sparse, x="density (%)", y="test_accuracy", hue="model", order=order,
+                hue_order=[MODEL_LABELS[m] for m in MODEL_ORDER], ax=ax, whis=(0, 100))
+    dense = part[part.model == "dense"].test_accuracy
+    if len(dense):
+        mean, std = dense.mean(), dense.std(ddof=1) if len(dense) > 1 else 0.0
+        ax.axhspan(mean - std, mean + std, color="grey", alpha=0.25, label=f"dense original, mean ± std (n={len(dense)})")
+        ax.axhline(mean, color="grey", lw=1)
+    ax.set(title=f"Test accuracy after (re)training, {protocol} protocol", xlabel="density of fc1 + fc2 (%)",
+           ylabel="test accuracy")
+    ax.legend(loc="lower left", fontsize=8)
+    return ax
+
+
+def seed_fig7(frame: pd.DataFrame, protocol: str, trial: int, pruning_epochs=None, ax=None):
+    """Validation accuracy per epoch of the four models at 50 % density for one trial."""
+    ax = _axis(ax)
+    part = frame[(frame.protocol == protocol) & (frame.trial == trial)].copy()
+    part["model"] = part.model.map(MODEL_LABELS)
+    sns.lineplot(data=part, x="epoch", y="val_accuracy", hue="model", ax=ax, lw=1)
+    for i, epoch in enumerate(pruning_epochs or []):
+        ax.axvline(epoch, color="black", alpha=0.15, lw=0.8, label="pruning step" if i == 0 else None)
+    ax.set(title=f"Validation accuracy while training at 50 % density ({protocol}, trial {trial})",
+           xlabel="epoch (100 steps)", ylabel="validation accuracy")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def accuracy_vs_density(frame: pd.DataFrame, y="test_accuracy", hue="variant", title="", ylabel="test accuracy",
+                        ax=None):
+    """Mean and 95 % bootstrap interval of ``y`` against density (log axis, decreasing)."""
+    ax = _axis(ax)
+    part = frame.copy()
+    part["density (%)"] = part.density * 100
+    part[hue] = part[hue].map(lambda v: MODEL_LABELS.get(v, v))
+    sns.lineplot(data=part, x="density (%)", y=y, hue=hue, marker="o", errorbar=("ci", 95), ax=ax)
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.set(title=title, xlabel="weights remaining (%)", ylabel=ylabel)
+    return ax
+
+
+def error_vs_width(frame: pd.DataFrame, ax=None):
+    """Training and test error against hidden width (Neyshabur et al.'s Fig. 1, the seed's Fig. 3)."""
+    ax = _axis(ax)
+    long = frame.melt(id_vars=["width", "seed"], value_vars=["train_error", "test_error"], var_name="split",
+                      value_name="error")
+    sns.lineplot(data=long, x="width", y="error", hue="split", marker="o", ax=ax)
+    ax.set_xscale("log", base=2)
+    ax.set(title="Error against network size (one hidden layer, MNIST)", xlabel="hidden units H",
+           ylabel="error (1 − accuracy)")
+    return ax
+
+
+def bars(frame: pd.DataFrame, x: str, y: str, hue: str | None, title: str, xlabel: str, ylabel: str, ax=None,
+         chance: float | None = None):
+    ax = _axis(ax)
+    sns.barplot(data=frame, x=x, y=y, hue=hue, ax=ax, errorbar=("ci", 95))
+    if chance is not None:
+        ax.axhline(chance, color="red", ls="--", lw=1, label="chance")
+        ax.legend(fontsize=8)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.tick_params(axis="x", rotation=30)
+    return ax
+
+
+def pruning_epochs(epochs: int, steps_per_epoch: int = 100) -> list:
+    """Epochs at which the seed's schedule prunes (20 % to 60 % of training, every 2 %)."""
+    total = epochs * steps_per_epoch
+    begin, end, every = np.floor(0.2 * total), np.floor(0.6 * total), max(1, int(np.floor(0.02 * total)))
+    return [step / steps_per_epoch for step in np.arange(begin, end + 1, every)]
+
+
+def ticket_vs_random(frame: pd.DataFrame, title: str, ax=None):
+    """Ticket against random re-initialisation per density, one line style per learning rate."""
+    ax = _axis(ax)
+    part = frame.copy()
+    part["density (%)"] = part.density * 100
+    part["model"] = part.variant.map(MODEL_LABELS)
+    part["learning rate"] = part.learning_rate.astype(str)
+    sns.lineplot(data=part, x="density (%)", y="test_accuracy", hue="model", style="learning rate", marker="o",
+                 errorbar=("ci", 95), ax=ax)
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.set(title=title, xlabel="weights remaining (%)", ylabel="test accuracy")
+    return ax

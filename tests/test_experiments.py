@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from lth import experiments, models, pruning, training
+from lth.hparams import DatasetHparams, ModelHparams, PruningHparams, TrainingHparams
+
+DATA = DatasetHparams(subset=1000, n_validation=1000)
+TRAIN = TrainingHparams(iterations=40, eval_every=20, batch_size=32)
+
+
+def _lottery(seed=0):
+    return experiments.Lottery(DATA, ModelHparams("lenet300"), TRAIN, PruningHparams(fraction=0.5), seed)
+
+
+def test_lottery_levels_reset_to_original_init(store, monkeypatch):
+    captured = {}
+    original_train = training.train
+
+    def spy(trainees, *args, **kwargs):
+        for t in trainees:
+            captured[t.name] = t.model.get_weights()
+        return original_train(trainees, *args, **kwargs)
+
+    monkeypatch.setattr(training, "train", spy)
+    runs = experiments.run_lottery([_lottery()], 2, variants=("ticket", "random_reinit", "oneshot"),
+                                   store=store)
+    assert [round(r.result["density"], 2) for r in runs] == [1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25]
+    init = pruning.kernels(pruning.wrap(models.build("lenet300", seed=0), ["fc1", "fc2", "output"]))
+    wrapped = pruning.wrap(models.build("lenet300", seed=0), ["fc1", "fc2", "output"])
+    for level in (1, 2):
+        wrapped.set_weights(captured[f"ticket-L{level}"])
+        masks = pruning.get_masks(wrapped)
+        for name, kernel in pruning.kernels(wrapped).items():
+            assert np.array_equal(kernel[masks[name]], init[name][masks[name]])  # exact original values
+            assert (kernel[~masks[name]] == 0).all()
+        wrapped.set_weights(captured[f"random_reinit-L{level}"])
+        assert not np.array_equal(pruning.kernels(wrapped)["fc1"][masks["fc1"]], init["fc1"][masks["fc1"]])
+    # the level-2 mask is nested in the level-1 mask
+    l1, l2 = (pruning.unpack_masks({k[5:]: v for k, v in r.arrays().items() if k.startswith("mask/")})
+              for r in (runs[1], runs[4]))
+    assert all(not (l2[n] & ~l1[n]).any() for n in l1)
+
+
+def test_resume_recomputes_nothing(store, monkeypatch):
+    experiments.run_lottery([_lottery(1)], 1, store=store)
+    before = {r.path: r.result for r in store.runs()}
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a stored run was recomputed")
+
+    monkeypatch.setattr(training, "train", refuse)
+    again = experiments.run_lottery([_lottery(1)], 1, store=store)
+    assert {r.path: r.result for r in again} == before
+
+
+def test_group_of_trials_equals_separate_runs(store, tmp_path):
+    from lth.store import ResultsStore
+
+    grouped = experiments.run_jobs([experiments.train_job(DATA, ModelHparams("lenet300"), TRAIN, s)
+                                    for s in (3, 4)], store, group_size=2)
+    alone = experiments.run_jobs([experiments.train_job(DATA, ModelHparams("lenet300"), TRAIN, 4)],
+                                 ResultsStore(tmp_path / "other"), group_size=1)
+    assert grouped[1].result["test_accuracy"] == pytest.approx(alone[0].result["test_accuracy"], abs=2e-3)
+
+
+def test_derive_seed_is_stable():
+    assert experiments.derive_seed("a", 1) == experiments.derive_seed("a", 1) != experiments.derive_seed("a", 2)
