@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -12,9 +13,19 @@ MODEL_LABELS = {"dense": "dense original", "pruning": "pruning network", "ticket
                 "oneshot": "one-shot pruning"}
 
 
+def _density_axis(ax, densities_percent):
+    """Log-scaled density axis, decreasing to the right, ticked at the densities shown."""
+    ax.set_xscale("log")
+    ticks = sorted(set(round(float(d), 2) for d in densities_percent))
+    ax.set_xticks(ticks)
+    ax.xaxis.set_major_formatter(mticker.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(mticker.NullFormatter())
+    ax.invert_xaxis()
+
+
 def _axis(ax):
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 4.5))
+        _, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
     return ax
 
 
@@ -35,7 +46,7 @@ def seed_fig6(frame: pd.DataFrame, protocol: str, ax=None):
         ax.axhline(mean, color="grey", lw=1)
     ax.set(title=f"Test accuracy after (re)training, {protocol} protocol", xlabel="density of fc1 + fc2 (%)",
            ylabel="test accuracy")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
     return ax
 
 
@@ -61,8 +72,7 @@ def accuracy_vs_density(frame: pd.DataFrame, y="test_accuracy", hue="variant", t
     part["density (%)"] = part.density * 100
     part[hue] = part[hue].map(lambda v: MODEL_LABELS.get(v, v))
     sns.lineplot(data=part, x="density (%)", y=y, hue=hue, marker="o", errorbar=("ci", 95), ax=ax)
-    ax.set_xscale("log")
-    ax.invert_xaxis()
+    _density_axis(ax, part["density (%)"])
     ax.set(title=title, xlabel="weights remaining (%)", ylabel=ylabel)
     return ax
 
@@ -107,7 +117,6 @@ def ticket_vs_random(frame: pd.DataFrame, title: str, ax=None):
     part["learning rate"] = part.learning_rate.astype(str)
     sns.lineplot(data=part, x="density (%)", y="test_accuracy", hue="model", style="learning rate", marker="o",
                  errorbar=("ci", 95), ax=ax)
-    ax.set_xscale("log")
-    ax.invert_xaxis()
+    _density_axis(ax, part["density (%)"])
     ax.set(title=title, xlabel="weights remaining (%)", ylabel="test accuracy")
     return ax
