@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,20 @@ SCHEMA_VERSION = 1
 RUN_FILE = "run.json"
 ARRAYS_FILE = "arrays.npz"
 HASH_LENGTH = 16
+
+
+def _fault_point(name: str) -> None:
+    """Fault injection for the kill-and-resume tests: ``LTH_FAULT_INJECT=<name>:<n>`` kills this
+    process (SIGKILL) the n-th time it reaches fault point ``name``."""
+    spec = os.environ.get("LTH_FAULT_INJECT", "")
+    if not spec.startswith(name + ":"):
+        return
+    _FAULT_COUNTS[name] = _FAULT_COUNTS.get(name, 0) + 1
+    if _FAULT_COUNTS[name] == int(spec.split(":")[1]):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+_FAULT_COUNTS: dict = {}
 
 
 class StoreError(RuntimeError):
@@ -159,8 +174,10 @@ class ResultsStore:
                 f.write(json.dumps(record, sort_keys=True, separators=(",", ":"), allow_nan=False))
                 f.flush()
                 os.fsync(f.fileno())
+            _fault_point("mid_write")
             if arrays:
                 np.savez_compressed(staging / ARRAYS_FILE, **arrays)
+            _fault_point("before_rename")
             try:
                 os.rename(staging, folder)
             except OSError:

@@ -11,6 +11,7 @@ step. Models that stop early leave the graph; results are handed to
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -23,6 +24,8 @@ from lth import pruning
 from lth.hparams import TrainingHparams
 
 tf.get_logger().setLevel("ERROR")  # retracing notices: expected when models leave a group
+if os.environ.get("LTH_DETERMINISTIC") == "1":
+    tf.config.experimental.enable_op_determinism()
 
 EVAL_BATCH = 1000
 

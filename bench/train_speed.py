@@ -1,0 +1,262 @@
+"""Training speed of small networks on MNIST: lth's paths against plain Keras, PyTorch and the FLOP floor.
+
+    .venv/bin/python bench/train_speed.py            # all rows, ~10 minutes on 2 cores
+    .venv/bin/python bench/train_speed.py --quick    # fewer steps, K up to 4
+
+Each path runs in its own subprocess (so its peak resident memory is its own), trains
+from the same seed for the same number of steps, then reports seconds per model-epoch
+(one pass over the 60,000 MNIST training images, tracing excluded) and its final test
+accuracy. The floor is the training FLOPs of an epoch divided by the float32 matmul
+rate numpy reaches in the same run. Results: results/bench/train_speed.json.
+Run it on an otherwise idle machine: another process on the two cores distorts every ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = [("lenet300", 60), ("lenet5", 32), ("lenet5", 128)]
+TRAIN_IMAGES = 60_000
+DENSITY = 0.2  # masked paths keep 20 % of the prunable weights
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def training_flops_per_image(model_name: str) -> float:
+    """Forward multiply-adds ×2 (FLOPs), ×3 for forward + backward."""
+    if model_name == "lenet300":
+        macs = 784 * 300 + 300 * 100 + 100 * 10
+    else:
+        macs = (28 * 28 * 6 * 5 * 5 * 1) + (10 * 10 * 16 * 5 * 5 * 6) + 400 * 120 + 120 * 84 + 84 * 10
+    return 3 * 2 * macs
+
+
+def matmul_gflops(seconds: float = 2.0) -> float:
+    a = np.random.default_rng(0).random((1024, 1024), dtype=np.float32)
+    b = np.random.default_rng(1).random((1024, 1024), dtype=np.float32)
+    a @ b
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        count += 1
+    return 2 * 1024**3 * count / (time.perf_counter() - start) / 1e9
+
+
+# ---------------------------------------------------------------- child paths
+
+
+def _mnist():
+    from lth import data
+
+    full = data.load("mnist", validation="test")
+    return full
+
+
+def child_keras_fit(model_name, batch, k, steps, warmup):
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from lth import models
+
+    ds = _mnist()
+    x, y = ds.features(ds.train), ds.train.y
+    model = models.build(model_name, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    stream = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=0).repeat().batch(batch).prefetch(2)
+    model.fit(stream, epochs=1, steps_per_epoch=warmup, verbose=0)
+    start = time.perf_counter()
+    model.fit(stream, epochs=1, steps_per_epoch=steps, verbose=0)
+    elapsed = time.perf_counter() - start
+    accuracy = model.evaluate(ds.features(ds.test), ds.test.y, batch_size=1000, verbose=0)[1]
+    return elapsed, [accuracy]
+
+
+def child_lth(model_name, batch, k, steps, warmup):
+    from lth import data as datasets
+    from lth import models, pruning, training
+    from lth.hparams import TrainingHparams
+
+    full = _mnist()
+    ds = datasets.Dataset(full.name, full.train, datasets.Split(full.test.x[:1000], full.test.y[:1000]), full.test,
+                          full.scale)
+    trainees = []
+    for i in range(k):
+        net = models.build(model_name, seed=i)
+        wrapped = pruning.wrap(net, models.prunable_layers(model_name, net))
+        kernels = pruning.kernels(wrapped)
+        pruning.set_masks(wrapped, pruning.masks_at_density({n: np.abs(w) for n, w in kernels.items()}, DENSITY))
+        trainees.append(training.Trainee(wrapped, seed=i, hold_masks=True))
+    stamps = []
+    hp = TrainingHparams(learning_rate=1e-3, batch_size=batch, iterations=warmup + steps, eval_every=warmup,
+                         best_monitor="none")
+    if steps % warmup:
+        raise ValueError(f"steps ({steps}) must be a multiple of warmup ({warmup})")
+    results = training.train(trainees, ds, hp, progress=lambda *a: stamps.append(time.perf_counter()))
+    return stamps[-1] - stamps[0], [r["test_accuracy"] for r in results]
+
+
+def child_torch(model_name, batch, k, steps, warmup):
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(os.cpu_count() or 2)
+    torch.manual_seed(0)
+    ds = _mnist()
+    x = torch.tensor(ds.features(ds.train)).permute(0, 3, 1, 2).contiguous()
+    y = torch.tensor(ds.train.y)
+    if model_name == "lenet300":
+        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 100), nn.ReLU(),
+                              nn.Linear(100, 10))
+        pruned = [model[1], model[3], model[5]]
+    else:
+        model = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+                              nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84),
+                              nn.ReLU(), nn.Linear(84, 10))
+        pruned = [model[7], model[9]]
+    masks = []
+    for layer in pruned:
+        w = layer.weight.detach().abs().flatten()
+        keep = int(round(DENSITY * w.numel()))
+        mask = torch.zeros_like(w, dtype=torch.bool)
+        mask[torch.argsort(w, descending=True)[:keep]] = True
+        masks.append(mask.view_as(layer.weight))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    generator = torch.Generator().manual_seed(0)
+    order = torch.randperm(len(y), generator=generator)
+
+    def run(n, offset):
+        nonlocal order
+        for i in range(n):
+            start = ((offset + i) * batch) % len(y)
+            if start + batch > len(y):
+                order = torch.randperm(len(y), generator=generator)
+                start = 0
+            idx = order[start:start + batch]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x[idx]), y[idx])
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                for layer, mask in zip(pruned, masks):
+                    layer.weight.mul_(mask)
+
+    with torch.no_grad():
+        for layer, mask in zip(pruned, masks):
+            layer.weight.mul_(mask)
+    run(warmup, 0)
+    start = time.perf_counter()
+    run(steps, warmup)
+    elapsed = time.perf_counter() - start
+    with torch.no_grad():
+        xt = torch.tensor(ds.features(ds.test)).permute(0, 3, 1, 2)
+        accuracy = (model(xt).argmax(1) == torch.tensor(ds.test.y)).float().mean().item()
+    return elapsed, [accuracy]
+
+
+CHILDREN = {"keras_fit": child_keras_fit, "lth_single": child_lth, "lth_multi": child_lth, "torch": child_torch}
+
+
+def run_child(path, model_name, batch, k, steps, warmup):
+    command = [sys.executable, __file__, "--child", path, model_name, str(batch), str(k), str(steps), str(warmup)]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=ROOT)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode != 0 or not lines:
+        return {"error": (out.stderr or out.stdout)[-600:]}
+    return json.loads(lines[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer steps and K up to 4")
+    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=str(ROOT / "results" / "bench" / "train_speed.json"))
+    args = parser.parse_args()
+    if args.child:
+        path, model_name, batch, k, steps, warmup = args.child
+        elapsed, accuracies = CHILDREN[path](model_name, int(batch), int(k), int(steps), int(warmup))
+        steps_per_epoch = TRAIN_IMAGES / int(batch)
+        print(json.dumps({"seconds_per_model_epoch": elapsed / int(steps) * steps_per_epoch / int(k),
+                          "peak_rss_mib": peak_rss_mib(), "final_test_accuracy": float(np.mean(accuracies))}))
+        return
+
+    ks = [1, 2, 4] if args.quick else [1, 2, 4, 8]
+    try:
+        import torch  # noqa: F401
+        have_torch = True
+    except ImportError:
+        have_torch = False
+        print("torch not installed (pip install -r requirements-bench.txt): skipping the torch rows")
+    rate = matmul_gflops()
+    print(f"numpy float32 matmul rate: {rate:.1f} GFLOP/s")
+    rows = []
+    for model_name, batch in CASES:
+        epoch_steps = TRAIN_IMAGES // batch
+        steps = max(100, epoch_steps // (4 if args.quick else 1) // 100 * 100)
+        warmup = 100
+        plan = [("keras_fit", 1), ("lth_single", 1)] + [("lth_multi", k) for k in ks]
+        plan += [("torch", 1)] if have_torch else []
+        for path, k in plan:
+            result = run_child(path, model_name, batch, k, steps, warmup)
+            row = {"model": model_name, "batch": batch, "path": path, "k": k, **result}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        floor = training_flops_per_image(model_name) * TRAIN_IMAGES / (rate * 1e9)
+        rows.append({"model": model_name, "batch": batch, "path": "floor", "k": 1,
+                     "seconds_per_model_epoch": floor, "peak_rss_mib": None, "final_test_accuracy": None})
+    print_report(rows)
+    host = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "matmul_gflops": rate, "platform": platform.platform(), "quick": args.quick}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"rows": rows, "host": host}, indent=1))
+    print(f"wrote {args.out}")
+
+
+def print_report(rows):
+    print(f"\n{'model':<9}{'batch':>6} {'path':<11}{'K':>3} {'s/model-epoch':>14} {'peak MiB':>9} {'test acc':>9}")
+    for r in rows:
+        if "error" in r:
+            print(f"{r['model']:<9}{r['batch']:>6} {r['path']:<11}{r['k']:>3}  ERROR {r['error'][-200:]}")
+            continue
+        mem = f"{r['peak_rss_mib']:.0f}" if r["peak_rss_mib"] else "-"
+        acc = f"{r['final_test_accuracy']:.4f}" if r["final_test_accuracy"] is not None else "-"
+        print(f"{r['model']:<9}{r['batch']:>6} {r['path']:<11}{r['k']:>3} {r['seconds_per_model_epoch']:>14.3f} "
+              f"{mem:>9} {acc:>9}")
+    print("\nratios (best lth path / reference):")
+    for model_name, batch in CASES:
+        case = [r for r in rows if r["model"] == model_name and r["batch"] == batch and "error" not in r]
+        get = {(r["path"], r["k"]): r["seconds_per_model_epoch"] for r in case}
+        multi = {k: v for (p, k), v in get.items() if p == "lth_multi"}
+        if ("keras_fit", 1) not in get or not multi:
+            continue
+        best_k = min(multi, key=multi.get)
+        a, c = get[("keras_fit", 1)], multi[best_k]
+        parts = [f"b/a {get[('lth_single', 1)] / a:.2f}", f"c/a {c / a:.2f} (K={best_k})"]
+        if ("torch", 1) in get:
+            parts.append(f"c/d {c / get[('torch', 1)]:.2f}")
+        parts.append(f"c/e {c / get[('floor', 1)]:.2f}")
+        k1 = next((r for r in case if r["path"] == "lth_multi" and r["k"] == 1), None)
+        kmax = max((r for r in case if r["path"] == "lth_multi"), key=lambda r: r["k"])
+        if k1 and kmax["k"] > 1:
+            parts.append(f"memory per extra model {(kmax['peak_rss_mib'] - k1['peak_rss_mib']) / (kmax['k'] - 1):.0f} MiB")
+        print(f"  {model_name} batch {batch}: " + ", ".join(parts))
+
+
+if __name__ == "__main__":
+    main()
