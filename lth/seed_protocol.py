@@ -8,6 +8,11 @@ Four models per density, on the authors' LeNet-5-like net and MNIST:
 * ``ticket``: the original initial weights with the learned masks, retrained;
 * ``random``: fresh random weights with the same masks, retrained.
 
+The authors' code calls ``fit`` with ``steps_per_epoch=100`` and no batch size;
+Keras then infers the batch size as ceil(60,000 / 100) = 600, so each of their
+"epochs" is one full pass over MNIST in 100 steps of 600 images (not Keras'
+default batch of 32). Both protocols use that batch size.
+
 Two protocols:
 
 * ``faithful``, as the authors' code ran it: raw pixels; the test set is the
@@ -33,6 +38,7 @@ MODELS = ("dense", "pruning", "ticket", "random")
 DENSITIES = (0.5, 0.33, 0.2, 0.1, 0.05, 0.02, 0.01)
 MODEL_NAME = "lenet5"
 STEPS_PER_EPOCH = 100
+BATCH_SIZE = 600  # what Keras inferred for the authors' fit(steps_per_epoch=100) on 60,000 images
 
 
 def check(protocol: str, density: float | None = None, epochs: int | None = None) -> None:
@@ -50,8 +56,8 @@ def dataset(protocol: str, subset: int | None = None) -> DatasetHparams:
 
 
 def training_hparams(protocol: str, role: str, epochs: int) -> TrainingHparams:
-    """Adam 0.01, batch 32, 100-step epochs; stopping rules per role and protocol."""
-    base = TrainingHparams(optimizer="adam", learning_rate=0.01, batch_size=32,
+    """Adam 0.01, batch 600, 100-step epochs; stopping rules per role and protocol."""
+    base = TrainingHparams(optimizer="adam", learning_rate=0.01, batch_size=BATCH_SIZE,
                            iterations=epochs * STEPS_PER_EPOCH, eval_every=STEPS_PER_EPOCH,
                            stop_monitor="none", best_monitor="none", patience=20)
     if role == "pruning":
