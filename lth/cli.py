@@ -155,7 +155,7 @@ def build_parser():
     sweep.add_argument("--epochs", type=int, default=500)
     sweep.add_argument("--densities", default="", help="comma-separated, default 0.5,...,0.01")
     sweep.add_argument("--protocols", default="", help="faithful,corrected (default both)")
-    sweep.add_argument("--group-size", type=int, default=8)
+    sweep.add_argument("--group-size", type=int, default=2, help="networks trained together (default 2)")
     sweep.set_defaults(func=_sweep_seed)
 
     figs = sub.add_parser("figures", help="regenerate results/figures/seed-fig6.csv and seed-fig7.csv")

@@ -162,18 +162,25 @@ def stored_runs(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epoch
 
 
 def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, subset=None, store=None,
-        group_size=8, progress=None) -> list:
-    """Run (or resume) the whole experiment; returns every stored run."""
+        group_size=2, progress=None) -> list:
+    """Run (or resume) the whole experiment; returns every stored run.
+
+    The order fills whole cells early: for each trial and protocol, the dense model,
+    then per density the pruning network followed by its ticket and random
+    re-initialisation (trained together, ``group_size`` at a time).
+    """
     store = store or ResultsStore()
     for protocol in protocols:
         check(protocol)
     for d in densities:
         pruning.check_density(d)
     for trial in trials:
-        kwargs = dict(protocols=protocols, densities=densities, trials=[trial], epochs=epochs, subset=subset,
-                      store=store)
-        run_jobs(jobs(stage=1, **kwargs), store, group_size=group_size, progress=progress)
-        run_jobs(jobs(stage=2, **kwargs), store, group_size=group_size, progress=progress)
+        for protocol in protocols:
+            kwargs = dict(protocols=[protocol], trials=[trial], epochs=epochs, subset=subset, store=store)
+            run_jobs([j for j in jobs(densities=[], **kwargs, stage=1)], store, group_size, progress)
+            for density in densities:
+                run_jobs(jobs(densities=[density], stage=1, **kwargs)[1:], store, group_size, progress)
+                run_jobs(jobs(densities=[density], stage=2, **kwargs), store, group_size, progress)
     return stored_runs(protocols, densities, trials, epochs, subset, store)
 
 
