@@ -25,7 +25,8 @@ def seed_fig6(runs) -> pd.DataFrame:
     rows = [{"protocol": r.config["protocol"], "model": r.config["role"],
              "density": 1.0 if r.config["density"] is None else r.config["density"],
              "trial": r.config["trial"], "test_accuracy": r.result["test_accuracy"]} for r in runs]
-    frame = pd.DataFrame(rows, columns=FIG6_COLUMNS)
+    frame = pd.DataFrame(rows, columns=FIG6_COLUMNS).astype(
+        {"protocol": str, "model": str, "density": float, "trial": int, "test_accuracy": float})
     return frame.sort_values(["protocol", "model", "density", "trial"], ignore_index=True)
 
 
@@ -38,7 +39,8 @@ def seed_fig7(runs, density: float = 0.5) -> pd.DataFrame:
         for iteration, accuracy in zip(history["iteration"], history["val_accuracy"]):
             rows.append({"protocol": r.config["protocol"], "model": r.config["role"], "trial": r.config["trial"],
                          "epoch": iteration // 100, "val_accuracy": accuracy})
-    frame = pd.DataFrame(rows, columns=FIG7_COLUMNS)
+    frame = pd.DataFrame(rows, columns=FIG7_COLUMNS).astype(
+        {"protocol": str, "model": str, "trial": int, "epoch": int, "val_accuracy": float})
     return frame.sort_values(["protocol", "model", "trial", "epoch"], ignore_index=True)
 
 
