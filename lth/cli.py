@@ -99,8 +99,14 @@ def _sweep_seed(args):
 
     densities = [float(d) for d in args.densities.split(",")] if args.densities else seed_protocol.DENSITIES
     protocols = args.protocols.split(",") if args.protocols else seed_protocol.PROTOCOLS
+    client = None
+    if args.dask:
+        from lth.experiments import dask_client
+
+        client = dask_client(args.dask, workers=args.workers)
+        print(f"dispatching to Dask: {client}", flush=True)
     seed_protocol.run(protocols=protocols, densities=densities, trials=range(args.trials), epochs=args.epochs,
-                      group_size=args.group_size, progress=lambda msg: print(msg, flush=True))
+                      group_size=args.group_size, progress=lambda msg: print(msg, flush=True), client=client)
 
 
 def _figures(args):
@@ -156,6 +162,8 @@ def build_parser():
     sweep.add_argument("--densities", default="", help="comma-separated, default 0.5,...,0.01")
     sweep.add_argument("--protocols", default="", help="faithful,corrected (default both)")
     sweep.add_argument("--group-size", type=int, default=2, help="networks trained together (default 2)")
+    sweep.add_argument("--dask", default="", help="'local' for a local Dask cluster, or a scheduler address")
+    sweep.add_argument("--workers", type=int, default=1, help="local Dask cluster processes (default 1)")
     sweep.set_defaults(func=_sweep_seed)
 
     figs = sub.add_parser("figures", help="regenerate results/figures/seed-fig6.csv and seed-fig7.csv")

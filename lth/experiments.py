@@ -68,10 +68,13 @@ def load_data(hp: DatasetHparams):
     return _DATA_CACHE[key]
 
 
-def run_jobs(jobs: list[Job], store: ResultsStore | None = None, group_size: int = 4, progress=None) -> list:
+def run_jobs(jobs: list[Job], store: ResultsStore | None = None, group_size: int = 4, progress=None,
+             client=None) -> list:
     """Train and store every job not yet stored; return all their runs in order.
 
     Jobs sharing data and step counts train together, ``group_size`` at a time.
+    With a Dask ``client`` (see :func:`dask_client`) each group is a task on the
+    cluster; the workers write into the same results store.
     """
     store = store or ResultsStore()
     if group_size < 1:
@@ -80,27 +83,52 @@ def run_jobs(jobs: list[Job], store: ResultsStore | None = None, group_size: int
     groups: dict = {}
     for job in todo:
         groups.setdefault(job.group_key, []).append(job)
-    done_count = len(jobs) - len(todo)
-    for members in groups.values():
-        for start in range(0, len(members), group_size):
-            chunk = members[start:start + group_size]
-            data = load_data(chunk[0].data)
-            trainees = [job.build() for job in chunk]
-            started = time.time()
-
-            def on_done(i, train_result, chunk=chunk, trainees=trainees, started=started):
-                nonlocal done_count
-                job = chunk[i]
-                result, arrays = job.finish(trainees[i], train_result)
-                record = provenance(job.seed, time.time() - started) | {"group_size": len(chunk)}
-                store.save(job.kind, job.config, result, record, arrays)
-                done_count += 1
+    chunks = [members[start:start + group_size] for members in groups.values()
+              for start in range(0, len(members), group_size)]
+    if client is not None:
+        futures = [client.submit(_train_group, chunk, str(store.root), pure=False) for chunk in chunks]
+        for future in futures:
+            for message in future.result():
                 if progress:
-                    progress(f"stored {job.kind} {store.folder(job.kind, job.config).name} "
-                             f"({done_count}/{len(jobs)}): test accuracy {result['test_accuracy']:.4f}")
+                    progress(message)
+        return [store.load(job.kind, job.config) for job in jobs]
+    done_count = len(jobs) - len(todo)
+    for chunk in chunks:
+        data = load_data(chunk[0].data)
+        trainees = [job.build() for job in chunk]
+        started = time.time()
 
-            training.train(trainees, data, chunk[0].training, on_done=on_done)
+        def on_done(i, train_result, chunk=chunk, trainees=trainees, started=started):
+            nonlocal done_count
+            job = chunk[i]
+            result, arrays = job.finish(trainees[i], train_result)
+            record = provenance(job.seed, time.time() - started) | {"group_size": len(chunk)}
+            store.save(job.kind, job.config, result, record, arrays)
+            done_count += 1
+            if progress:
+                progress(f"stored {job.kind} {store.folder(job.kind, job.config).name} "
+                         f"({done_count}/{len(jobs)}): test accuracy {result['test_accuracy']:.4f}")
+
+        training.train(trainees, data, chunk[0].training, on_done=on_done)
     return [store.load(job.kind, job.config) for job in jobs]
+
+
+def _train_group(chunk: list[Job], root: str) -> list[str]:
+    """A Dask task: train one group of jobs into the store at ``root``; returns progress messages."""
+    messages = []
+    run_jobs(chunk, ResultsStore(root), group_size=len(chunk), progress=messages.append)
+    return messages
+
+
+def dask_client(address: str = "local", workers: int = 1):
+    """A Dask client: ``"local"`` starts a local cluster of ``workers`` processes, one thread each
+    (TensorFlow already uses every core inside a process); anything else is a scheduler address."""
+    from dask.distributed import Client, LocalCluster
+
+    if address == "local":
+        return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None))
+    return Client(address)
 
 
 # ------------------------------------------------------------------ dense training
@@ -230,7 +258,7 @@ class Lottery:
 
 
 def run_lottery(lotteries: list[Lottery], levels: int, variants=("ticket",), store=None, group_size=4,
-                progress=None) -> list:
+                progress=None, client=None) -> list:
     """Run levels 0..``levels`` of several lotteries (e.g. trials), level by level, grouped."""
     store = store or ResultsStore()
     for lottery in lotteries:
@@ -243,7 +271,7 @@ def run_lottery(lotteries: list[Lottery], levels: int, variants=("ticket",), sto
                 if job is None:
                     raise RuntimeError(f"level {level} {variant} cannot start: level {level - 1} is not stored")
                 jobs.append(job)
-        run_jobs(jobs, store, group_size=group_size, progress=progress)
+        run_jobs(jobs, store, group_size=group_size, progress=progress, client=client)
     return [store.load("lottery", lot.config(level, variant)) for lot in lotteries
             for level in range(levels + 1) for variant in (("ticket",) if level == 0 else variants)]
 

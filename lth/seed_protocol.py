@@ -162,7 +162,7 @@ def stored_runs(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epoch
 
 
 def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, subset=None, store=None,
-        group_size=2, progress=None) -> list:
+        group_size=2, progress=None, client=None) -> list:
     """Run (or resume) the whole experiment; returns every stored run.
 
     The order fills whole cells early: for each trial and protocol, the dense model,
@@ -177,10 +177,10 @@ def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, s
     for trial in trials:
         for protocol in protocols:
             kwargs = dict(protocols=[protocol], trials=[trial], epochs=epochs, subset=subset, store=store)
-            run_jobs([j for j in jobs(densities=[], **kwargs, stage=1)], store, group_size, progress)
+            run_jobs(jobs(densities=[], stage=1, **kwargs), store, group_size, progress, client)
             for density in densities:
-                run_jobs(jobs(densities=[density], stage=1, **kwargs)[1:], store, group_size, progress)
-                run_jobs(jobs(densities=[density], stage=2, **kwargs), store, group_size, progress)
+                run_jobs(jobs(densities=[density], stage=1, **kwargs)[1:], store, group_size, progress, client)
+                run_jobs(jobs(densities=[density], stage=2, **kwargs), store, group_size, progress, client)
     return stored_runs(protocols, densities, trials, epochs, subset, store)
 
 
