@@ -14,7 +14,7 @@ import nbformat
 import papermill
 
 ROOT = Path(__file__).resolve().parent.parent
-NAMES = ["background", "frankle_carbin", "liu_comparison", "our_experiments", "supermasks"]
+NAMES = ["background", "frankle_carbin", "liu_comparison", "our_experiments", "supermasks", "benchmark"]
 
 
 def clean(path: Path) -> None:

@@ -12,7 +12,7 @@ import yaml
 from lth import paths
 
 ROOT = paths.REPO_ROOT
-NOTEBOOKS = ["background", "frankle_carbin", "liu_comparison", "our_experiments", "supermasks"]
+NOTEBOOKS = ["background", "frankle_carbin", "liu_comparison", "our_experiments", "supermasks", "benchmark"]
 
 
 def glued(notebook_path: Path) -> dict:
@@ -91,7 +91,7 @@ def test_frankle_carbin_glued_accuracy_matches_the_store(executed):
 def test_every_chapter_glues_its_scale(executed):
     folder, _ = executed
     for name, key in [("background", "bg_scale"), ("frankle_carbin", "fc_scale"), ("liu_comparison", "liu_scale"),
-                      ("our_experiments", "our_scale"), ("supermasks", "sm_scale")]:
+                      ("our_experiments", "our_scale"), ("supermasks", "sm_scale"), ("benchmark", "bench_host")]:
         assert key in glued(folder / f"{name}.ipynb"), f"{name} glues no {key}"
 
 
