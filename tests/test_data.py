@@ -99,3 +99,13 @@ def test_splits_and_scales():
 def test_bad_load_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         data.load(**kwargs)
+
+
+@pytest.mark.skipif(not (data.paths.data_root() / "fashion_mnist" / "t10k-labels-idx1-ubyte").exists(),
+                    reason="Fashion-MNIST not fetched (python -c \"from lth import data; "
+                           "data.ensure_idx_files('fashion_mnist')\")")
+def test_real_fashion_mnist_facts():
+    (x_train, y_train), (x_test, y_test) = data.load_idx_arrays("fashion_mnist")
+    assert np.bincount(y_train).tolist() == [6000] * 10
+    assert np.bincount(y_test).tolist() == [1000] * 10
+    assert x_train.mean() == pytest.approx(72.94, abs=1e-2)
