@@ -16,7 +16,7 @@ MODEL_LABELS = {"dense": "dense original", "pruning": "pruning network", "ticket
 def _density_axis(ax, densities_percent):
     """Log-scaled density axis, decreasing to the right, ticked at the densities shown."""
     ax.set_xscale("log")
-    ticks = sorted(set(round(float(d), 2) for d in densities_percent))
+    ticks = sorted(set(round(float(d), 1) for d in densities_percent))
     ax.set_xticks(ticks)
     ax.xaxis.set_major_formatter(mticker.FormatStrFormatter("%g"))
     ax.xaxis.set_minor_formatter(mticker.NullFormatter())
