@@ -82,8 +82,13 @@ def error_vs_width(frame: pd.DataFrame, ax=None):
     ax = _axis(ax)
     long = frame.melt(id_vars=["width", "seed"], value_vars=["train_error", "test_error"], var_name="split",
                       value_name="error")
+    long["split"] = long.split.map({"train_error": "training error", "test_error": "test error"})
     sns.lineplot(data=long, x="width", y="error", hue="split", marker="o", ax=ax)
     ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(sorted(frame.width.unique()))
+    ax.xaxis.set_major_formatter(mticker.FormatStrFormatter("%d"))
+    ax.xaxis.set_minor_formatter(mticker.NullFormatter())
     ax.set(title="Error against network size (one hidden layer, MNIST)", xlabel="hidden units H",
            ylabel="error (1 − accuracy)")
     return ax

@@ -75,7 +75,7 @@ def prune_trained_table(lottery, data, densities) -> "pd.DataFrame":
             "magnitude (unstructured)": pruning.masks_at_density({n: np.abs(w) for n, w in final.items()}, density),
             "L1 norm of units (structured)": pruning.filter_masks(hidden, 1 - density) | {"output": full["output"]}
             if "output" in final else pruning.filter_masks(hidden, 1 - density),
-            "random": pruning.masks_at_density({n: rng.random(w.shape) for n, w in final.items()}, density),
+            "random choice of weights": pruning.masks_at_density({n: rng.random(w.shape) for n, w in final.items()}, density),
         }
         for method, masks in methods.items():
             apply_weights_and_masks(model, final, masks)
