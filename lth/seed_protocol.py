@@ -186,7 +186,8 @@ def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, s
 
 def describe_scale(runs, epochs: int, subset) -> str:
     """One sentence naming what was run: model, data, epochs, trials."""
-    data = "full MNIST (60,000 training images)" if subset is None else f"the first {subset:,} MNIST images per split"
+    data = ("full MNIST (60,000 training images; the corrected protocol holds 5,000 of them out for validation)"
+            if subset is None else f"the first {subset:,} MNIST images per split")
     trials = sorted({r.config["trial"] for r in runs})
     return (f"LeNet-5-like network on {data}, {epochs} epochs of {STEPS_PER_EPOCH} steps, "
             f"{len(trials)} trial{'s' if len(trials) != 1 else ''}")
