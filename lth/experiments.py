@@ -204,7 +204,7 @@ class Lottery:
         if self.prune.criterion in pruning.STRUCTURED:
             hidden = {n: w * mask[n] for n, w in final.items() if n != "output"}
             return pruning.filter_masks(hidden, fraction, mask) | {n: mask[n] for n in final if n == "output"}
-        init = pruning.kernels(_initial_network(self.model, self.data, self.seed if init_seed is None else init_seed))
+        init = pruning.kernels(self.network(init_seed))
         scores = {n: pruning.score(self.prune.criterion, init[n], final[n], np.random.default_rng(self.seed))
                   for n in final}
         return pruning.prune_masks(scores, mask, fraction, rate_factors=self._factors(), scope=self.prune.scope)
@@ -222,7 +222,6 @@ class Lottery:
             final = {k[len("final/"):]: v for k, v in arrays.items() if k.startswith("final/")}
             full = {n: np.ones(w.shape, dtype=bool) for n, w in final.items()}
             return self.next_mask(final, full, 1 - (1 - self.prune.fraction) ** level)
-        
         previous = self.store.load("lottery", self.config(level - 1, "ticket"))
         if previous is None:
             return None
