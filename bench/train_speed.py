@@ -1,13 +1,18 @@
 """Training speed of small networks on MNIST: lth's paths against plain Keras, PyTorch and the FLOP floor.
 
-    .venv/bin/python bench/train_speed.py            # all rows, ~10 minutes on 2 cores
-    .venv/bin/python bench/train_speed.py --quick    # fewer steps, K up to 4
+    .venv/bin/python bench/train_speed.py            # all rows, ~15 minutes on 2 cores
+    .venv/bin/python bench/train_speed.py --quick    # fewer steps, K up to 4, no parity check
 
 Each path runs in its own subprocess (so its peak resident memory is its own), trains
 from the same seed for the same number of steps, then reports seconds per model-epoch
 (one pass over the 60,000 MNIST training images, tracing excluded) and its final test
-accuracy. The floor is the training FLOPs of an epoch divided by the float32 matmul
-rate numpy reaches in the same run. Results: results/bench/train_speed.json.
+accuracy. lth's K-model path is measured with both engines (``stacked``: one stacked
+network; ``graph``: K sub-graphs of one function). The floor is the training FLOPs of
+an epoch divided by the float32 matmul rate numpy reaches in the same run.
+
+Accuracy parity: plain ``fit`` and lth's default engine each train the unpruned network
+from seeds 0..7 for one full epoch (same initial weights, each its own data order); the
+mean test accuracies are compared. Results: results/bench/train_speed.json.
 Run it on an otherwise idle machine: another process on the two cores distorts every ratio.
 """
 from __future__ import annotations
@@ -87,7 +92,39 @@ def child_keras_fit(model_name, batch, k, steps, warmup):
     return elapsed, [accuracy]
 
 
-def child_lth(model_name, batch, k, steps, warmup):
+def child_parity_keras(model_name, batch, k, steps, warmup):
+    """``k`` unpruned networks (seeds 0..k-1), each ``fit`` for ``steps`` steps; their test accuracies."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from lth import models
+
+    ds = _mnist()
+    x, y = ds.features(ds.train), ds.train.y
+    accuracies = []
+    for seed in range(k):
+        model = models.build(model_name, seed=seed)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+        stream = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed).repeat().batch(batch)
+        model.fit(stream.prefetch(2), epochs=1, steps_per_epoch=steps, verbose=0)
+        accuracies.append(model.evaluate(ds.features(ds.test), ds.test.y, batch_size=1000, verbose=0)[1])
+    return 0.0, accuracies
+
+
+def child_parity_lth(model_name, batch, k, steps, warmup):
+    """The same ``k`` unpruned networks trained together by lth's default engine."""
+    from lth import models, training
+    from lth.hparams import TrainingHparams
+
+    ds = _mnist()
+    trainees = [training.Trainee(models.build(model_name, seed=seed), seed=seed) for seed in range(k)]
+    hp = TrainingHparams(learning_rate=1e-3, batch_size=batch, iterations=steps, eval_every=steps,
+                         best_monitor="none")
+    return 0.0, [r["test_accuracy"] for r in training.train(trainees, ds, hp)]
+
+
+def child_lth(model_name, batch, k, steps, warmup, engine="graph"):
     from lth import data as datasets
     from lth import models, pruning, training
     from lth.hparams import TrainingHparams
@@ -107,7 +144,8 @@ def child_lth(model_name, batch, k, steps, warmup):
                          best_monitor="none")
     if steps % warmup:
         raise ValueError(f"steps ({steps}) must be a multiple of warmup ({warmup})")
-    results = training.train(trainees, ds, hp, progress=lambda *a: stamps.append(time.perf_counter()))
+    results = training.train(trainees, ds, hp, progress=lambda *a: stamps.append(time.perf_counter()),
+                             engine=engine)
     return stamps[-1] - stamps[0], [r["test_accuracy"] for r in results]
 
 
@@ -170,11 +208,14 @@ def child_torch(model_name, batch, k, steps, warmup):
     return elapsed, [accuracy]
 
 
-CHILDREN = {"keras_fit": child_keras_fit, "lth_single": child_lth, "lth_multi": child_lth, "torch": child_torch}
+CHILDREN = {"keras_fit": child_keras_fit, "lth_single": child_lth, "lth_multi": child_lth, "torch": child_torch,
+            "parity_keras": child_parity_keras, "parity_lth": child_parity_lth}
+PARITY_SEEDS = 8
 
 
-def run_child(path, model_name, batch, k, steps, warmup):
-    command = [sys.executable, __file__, "--child", path, model_name, str(batch), str(k), str(steps), str(warmup)]
+def run_child(path, model_name, batch, k, steps, warmup, engine="graph"):
+    command = [sys.executable, __file__, "--child", path, model_name, str(batch), str(k), str(steps), str(warmup),
+               engine]
     out = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=ROOT)
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     if out.returncode != 0 or not lines:
@@ -185,15 +226,17 @@ def run_child(path, model_name, batch, k, steps, warmup):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer steps and K up to 4")
-    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(ROOT / "results" / "bench" / "train_speed.json"))
     args = parser.parse_args()
     if args.child:
-        path, model_name, batch, k, steps, warmup = args.child
-        elapsed, accuracies = CHILDREN[path](model_name, int(batch), int(k), int(steps), int(warmup))
+        path, model_name, batch, k, steps, warmup, engine = args.child
+        extra = {"engine": engine} if path.startswith("lth_") else {}
+        elapsed, accuracies = CHILDREN[path](model_name, int(batch), int(k), int(steps), int(warmup), **extra)
         steps_per_epoch = TRAIN_IMAGES / int(batch)
         print(json.dumps({"seconds_per_model_epoch": elapsed / int(steps) * steps_per_epoch / int(k),
-                          "peak_rss_mib": peak_rss_mib(), "final_test_accuracy": float(np.mean(accuracies))}))
+                          "peak_rss_mib": peak_rss_mib(), "final_test_accuracy": float(np.mean(accuracies)),
+                          "test_accuracies": [float(a) for a in accuracies]}))
         return
 
     ks = [1, 2, 4] if args.quick else [1, 2, 4, 8]
@@ -205,57 +248,85 @@ def main():
         print("torch not installed (pip install -r requirements-bench.txt): skipping the torch rows")
     rate = matmul_gflops()
     print(f"numpy float32 matmul rate: {rate:.1f} GFLOP/s")
-    rows = []
+    rows, parity = [], []
     for model_name, batch in CASES:
         epoch_steps = TRAIN_IMAGES // batch
         steps = max(100, epoch_steps // (4 if args.quick else 1) // 100 * 100)
         warmup = 100
-        plan = [("keras_fit", 1), ("lth_single", 1)] + [("lth_multi", k) for k in ks]
-        plan += [("torch", 1)] if have_torch else []
-        for path, k in plan:
-            result = run_child(path, model_name, batch, k, steps, warmup)
-            row = {"model": model_name, "batch": batch, "path": path, "k": k, **result}
+        plan = [("keras_fit", 1, "-"), ("lth_single", 1, "graph")]
+        plan += [("lth_multi", k, engine) for engine in ("stacked", "graph") for k in ks if (engine, k) != ("graph", 1)]
+        plan += [("torch", 1, "-")] if have_torch else []
+        for path, k, engine in plan:
+            result = run_child(path, model_name, batch, k, steps, warmup, engine)
+            result.pop("test_accuracies", None)
+            row = {"model": model_name, "batch": batch, "path": path, "k": k, "engine": engine, **result}
             rows.append(row)
             print(json.dumps(row), flush=True)
         floor = training_flops_per_image(model_name) * TRAIN_IMAGES / (rate * 1e9)
-        rows.append({"model": model_name, "batch": batch, "path": "floor", "k": 1,
+        rows.append({"model": model_name, "batch": batch, "path": "floor", "k": 1, "engine": "-",
                      "seconds_per_model_epoch": floor, "peak_rss_mib": None, "final_test_accuracy": None})
-    print_report(rows)
+        if not args.quick:
+            parity.append(accuracy_parity(model_name, batch, epoch_steps))
+            print(json.dumps(parity[-1]), flush=True)
+    print_report(rows, parity)
     host = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
             "matmul_gflops": rate, "platform": platform.platform(), "quick": args.quick}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"rows": rows, "host": host}, indent=1))
+    Path(args.out).write_text(json.dumps({"rows": rows, "parity": parity, "host": host}, indent=1))
     print(f"wrote {args.out}")
 
 
-def print_report(rows):
-    print(f"\n{'model':<9}{'batch':>6} {'path':<11}{'K':>3} {'s/model-epoch':>14} {'peak MiB':>9} {'test acc':>9}")
+def accuracy_parity(model_name, batch, epoch_steps):
+    """Mean test accuracy of plain ``fit`` and lth after one epoch, over the same seeds."""
+    keras_run = run_child("parity_keras", model_name, batch, PARITY_SEEDS, epoch_steps, epoch_steps)
+    lth_run = run_child("parity_lth", model_name, batch, PARITY_SEEDS, epoch_steps, epoch_steps)
+    if "error" in keras_run or "error" in lth_run:
+        return {"model": model_name, "batch": batch, "error": keras_run.get("error") or lth_run.get("error")}
+    keras_acc, lth_acc = keras_run["test_accuracies"], lth_run["test_accuracies"]
+    return {"model": model_name, "batch": batch, "seeds": PARITY_SEEDS, "epochs": 1,
+            "keras_fit_accuracy": float(np.mean(keras_acc)), "lth_accuracy": float(np.mean(lth_acc)),
+            "difference_pp": 100 * float(np.mean(lth_acc) - np.mean(keras_acc)),
+            "keras_fit_std_pp": 100 * float(np.std(keras_acc, ddof=1)),
+            "lth_std_pp": 100 * float(np.std(lth_acc, ddof=1))}
+
+
+def print_report(rows, parity=()):
+    print(f"\n{'model':<9}{'batch':>6} {'path':<11}{'engine':<8}{'K':>3} {'s/model-epoch':>14} {'peak MiB':>9} "
+          f"{'test acc':>9}")
     for r in rows:
+        head = f"{r['model']:<9}{r['batch']:>6} {r['path']:<11}{r.get('engine', '-'):<8}{r['k']:>3}"
         if "error" in r:
-            print(f"{r['model']:<9}{r['batch']:>6} {r['path']:<11}{r['k']:>3}  ERROR {r['error'][-200:]}")
+            print(f"{head}  ERROR {r['error'][-200:]}")
             continue
         mem = f"{r['peak_rss_mib']:.0f}" if r["peak_rss_mib"] else "-"
         acc = f"{r['final_test_accuracy']:.4f}" if r["final_test_accuracy"] is not None else "-"
-        print(f"{r['model']:<9}{r['batch']:>6} {r['path']:<11}{r['k']:>3} {r['seconds_per_model_epoch']:>14.3f} "
-              f"{mem:>9} {acc:>9}")
+        print(f"{head} {r['seconds_per_model_epoch']:>14.3f} {mem:>9} {acc:>9}")
     print("\nratios (best lth path / reference):")
     for model_name, batch in CASES:
         case = [r for r in rows if r["model"] == model_name and r["batch"] == batch and "error" not in r]
-        get = {(r["path"], r["k"]): r["seconds_per_model_epoch"] for r in case}
-        multi = {k: v for (p, k), v in get.items() if p == "lth_multi"}
+        get = {(r["path"], r["k"]): r["seconds_per_model_epoch"] for r in case if r["path"] != "lth_multi"}
+        multi = {(r["engine"], r["k"]): r["seconds_per_model_epoch"] for r in case if r["path"] == "lth_multi"}
         if ("keras_fit", 1) not in get or not multi:
             continue
-        best_k = min(multi, key=multi.get)
-        a, c = get[("keras_fit", 1)], multi[best_k]
-        parts = [f"b/a {get[('lth_single', 1)] / a:.2f}", f"c/a {c / a:.2f} (K={best_k})"]
+        best = min(multi, key=multi.get)
+        a, c = get[("keras_fit", 1)], multi[best]
+        parts = [f"b/a {get[('lth_single', 1)] / a:.2f}", f"c/a {c / a:.2f} ({best[0]}, K={best[1]})"]
         if ("torch", 1) in get:
             parts.append(f"c/d {c / get[('torch', 1)]:.2f}")
         parts.append(f"c/e {c / get[('floor', 1)]:.2f}")
-        k1 = next((r for r in case if r["path"] == "lth_multi" and r["k"] == 1), None)
-        kmax = max((r for r in case if r["path"] == "lth_multi"), key=lambda r: r["k"])
-        if k1 and kmax["k"] > 1:
-            parts.append(f"memory per extra model {(kmax['peak_rss_mib'] - k1['peak_rss_mib']) / (kmax['k'] - 1):.0f} MiB")
+        stack = sorted((r for r in case if r["path"] == "lth_multi" and r["engine"] == best[0]), key=lambda r: r["k"])
+        if len(stack) > 1:
+            k1, kmax = stack[0], stack[-1]
+            extra = (kmax["peak_rss_mib"] - k1["peak_rss_mib"]) / (kmax["k"] - k1["k"])
+            parts.append(f"memory per extra model {extra:.0f} MiB")
         print(f"  {model_name} batch {batch}: " + ", ".join(parts))
+    for p in parity:
+        if "error" in p:
+            print(f"  parity {p['model']} batch {p['batch']}: ERROR {p['error'][-200:]}")
+            continue
+        print(f"  parity {p['model']} batch {p['batch']}, {p['seeds']} seeds, 1 epoch: fit {100 * p['keras_fit_accuracy']:.2f} %"
+              f" (sd {p['keras_fit_std_pp']:.2f}), lth {100 * p['lth_accuracy']:.2f} % (sd {p['lth_std_pp']:.2f}),"
+              f" difference {p['difference_pp']:+.2f} pp")
 
 
 if __name__ == "__main__":

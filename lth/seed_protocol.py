@@ -165,9 +165,10 @@ def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, s
         group_size=2, progress=None, client=None) -> list:
     """Run (or resume) the whole experiment; returns every stored run.
 
-    The order fills whole cells early: for each trial and protocol, the dense model,
-    then per density the pruning network followed by its ticket and random
-    re-initialisation (trained together, ``group_size`` at a time).
+    The order fills whole cells early and keeps the protocols side by side: for
+    each trial, the dense model of each protocol; then per density, the pruning
+    network of each protocol followed by its ticket and random re-initialisation
+    (trained together, ``group_size`` at a time).
     """
     store = store or ResultsStore()
     for protocol in protocols:
@@ -175,12 +176,18 @@ def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, s
     for d in densities:
         pruning.check_density(d)
     for trial in trials:
-        for protocol in protocols:
-            kwargs = dict(protocols=[protocol], trials=[trial], epochs=epochs, subset=subset, store=store)
-            run_jobs(jobs(densities=[], stage=1, **kwargs), store, group_size, progress, client)
-            for density in densities:
-                run_jobs(jobs(densities=[density], stage=1, **kwargs)[1:], store, group_size, progress, client)
-                run_jobs(jobs(densities=[density], stage=2, **kwargs), store, group_size, progress, client)
+        def each_protocol(density_list, stage):
+            for protocol in protocols:
+                batch = jobs(protocols=[protocol], trials=[trial], epochs=epochs, subset=subset, store=store,
+                             densities=density_list, stage=stage)
+                if stage == 1 and density_list:
+                    batch = batch[1:]  # the dense model was run first
+                run_jobs(batch, store, group_size, progress, client)
+
+        each_protocol([], 1)
+        for density in densities:
+            each_protocol([density], 1)
+            each_protocol([density], 2)
     return stored_runs(protocols, densities, trials, epochs, subset, store)
 
 

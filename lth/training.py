@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from lth import pruning
+from lth import pruning, stacked
 from lth.hparams import TrainingHparams
 
 tf.get_logger().setLevel("ERROR")  # retracing notices: expected when models leave a group
@@ -190,9 +190,130 @@ class _Graphs:
             self.evals[key] = run
         return self.evals[key]().numpy()
 
+    def sync(self, active: tuple, steps: int) -> None:
+        """What ``UpdatePruningStep.on_epoch_end`` does: re-mask the weights."""
+        for i in active:
+            for layer in self.trainees[i].wrapped:
+                layer.pruning_obj.weight_mask_op()
 
-def train(trainees: list[Trainee], data, hp: TrainingHparams, on_done=None, progress=None) -> list[dict]:
+    def evaluate_one(self, i: int, x, y):
+        return self.evaluate((i,), x, y)[0]
+
+
+def _stacked_metrics(logits, labels):
+    """Per-network mean loss and accuracy of stacked logits ``[K, B, C]``: two ``[K]`` vectors."""
+    loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True), axis=1)
+    hits = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int64), labels), tf.float32)
+    return loss, tf.reduce_mean(hits, axis=1)
+
+
+class _StackedGraphs:
+    """The stacked engine: the active trainees as one :class:`lth.stacked.StackedNetwork`.
+
+    When trainees stop, the rest are stacked anew, their optimiser state carried
+    over slice by slice. After each chunk the stacked weights are written back
+    into the Keras models, so monitors, the final evaluation and the store see
+    ordinary models.
+    """
+
+    def __init__(self, trainees, x_train, y_train, batch_size, hp):
+        self.trainees, self.x, self.y, self.batch_size, self.hp = trainees, x_train, y_train, batch_size, hp
+        self.single = _Graphs(trainees, x_train, y_train, batch_size)
+        self.active, self.net, self.optimizer, self.fn, self.evals = None, None, None, None, {}
+
+    def _restack(self, active: tuple):
+        net = stacked.StackedNetwork([self.trainees[i].model for i in active])
+        optimizer = make_optimizer(self.trainees[active[0]].hparams or self.hp)
+        optimizer.jit_compile = True  # tf_keras turns XLA off without a GPU; on this CPU the fused update is faster
+        optimizer.build(net.trainable_variables)
+        if self.optimizer is not None:
+            keep = [self.active.index(i) for i in active]
+            for old, new in zip(self.optimizer.variables, optimizer.variables):
+                new.assign(tf.gather(old, keep) if old.shape.rank else old)
+        self.active, self.net, self.optimizer, self.evals = active, net, optimizer, {}
+        x, y = self.x, self.y
+
+        @tf.function(input_signature=[tf.TensorSpec([len(active), None, self.batch_size], tf.int32)])
+        def run(indices):
+            steps = tf.shape(indices)[1]
+            totals = tf.zeros([len(active), 2])
+            for i in tf.range(steps):
+                batch = indices[:, i]
+                with tf.GradientTape() as tape:
+                    losses, accuracies = _stacked_metrics(net(tf.gather(x, batch)), tf.gather(y, batch))
+                    total = tf.reduce_sum(losses)
+                grads = tape.gradient(total, net.trainable_variables)
+                optimizer.apply_gradients(zip(grads, net.trainable_variables))
+                net.apply_masks()
+                totals += tf.stack([losses, accuracies], axis=1)
+            return totals / tf.cast(steps, tf.float32)
+
+        self.fn = run
+
+    def chunk(self, active: tuple):
+        if active != self.active:
+            self._restack(active)
+        return self.fn
+
+    def sync(self, active: tuple, steps: int) -> None:
+        """Write the stacked weights back into the Keras models; advance TF-MOT's step counters."""
+        self.net.write_back(range(len(active)))
+        for i in active:
+            for layer in self.trainees[i].wrapped:
+                layer.pruning_step.assign_add(steps)
+
+    def evaluate(self, active: tuple, x, y):
+        if active != self.active:
+            raise ValueError(f"stacked evaluation of {active}, but {self.active} are stacked")
+        key = id(x)
+        if key not in self.evals:
+            net, k, n = self.net, len(active), int(x.shape[0])
+            batches = math.ceil(n / EVAL_BATCH)
+
+            @tf.function
+            def run():
+                totals = tf.zeros([k, 2])
+                for b in tf.range(batches):
+                    start = b * EVAL_BATCH
+                    xb, yb = x[start:start + EVAL_BATCH], y[start:start + EVAL_BATCH]
+                    size = tf.shape(yb)[0]
+                    logits = net(tf.broadcast_to(xb[None], tf.concat([[k], tf.shape(xb)], 0)))
+                    losses, accuracies = _stacked_metrics(logits, tf.broadcast_to(yb[None], [k, size]))
+                    totals += tf.stack([losses, accuracies], axis=1) * tf.cast(size, tf.float32)
+                return totals / n
+
+            self.evals[key] = run
+        return self.evals[key]().numpy()
+
+    def evaluate_one(self, i: int, x, y):
+        return self.single.evaluate_one(i, x, y)
+
+
+ENGINES = ("auto", "stacked", "graph")
+
+
+def choose_engine(trainees, hp, engine: str = "auto") -> str:
+    """``stacked`` when the trainees stack (see :func:`lth.stacked.unsupported`) and ``engine`` allows it."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown training engine {engine!r}; known: {list(ENGINES)}")
+    if engine == "graph":
+        return "graph"
+    reason = stacked.unsupported(trainees, hp)
+    if reason is None:
+        return "stacked"
+    if engine == "stacked":
+        raise ValueError(f"these trainees cannot train stacked: {reason}")
+    return "graph"
+
+
+def train(trainees: list[Trainee], data, hp: TrainingHparams, on_done=None, progress=None,
+          engine: str | None = None) -> list[dict]:
     """Train every trainee for ``hp.iterations`` steps (or until it early-stops).
+
+    ``engine``: ``"stacked"`` trains the trainees as one stacked network
+    (:mod:`lth.stacked`), ``"graph"`` as K sub-graphs of one compiled function,
+    ``"auto"`` (default, or the ``LTH_ENGINE`` environment variable) stacks
+    when it can. Each result names the engine that trained it.
 
     Returns one result per trainee: its history (train / validation, and test
     if ``hp.eval_test_each``) at every evaluation, where it stopped, the
@@ -202,13 +323,15 @@ def train(trainees: list[Trainee], data, hp: TrainingHparams, on_done=None, prog
     started = time.time()
     tensors = {name: (tf.constant(data.features(split)), tf.constant(split.y))
                for name, split in [("train", data.train), ("val", data.validation), ("test", data.test)]}
-    graphs = _Graphs(trainees, *tensors["train"], hp.batch_size)
     streams = [BatchStream(len(data.train), hp.batch_size, t.seed) for t in trainees]
     for t in trainees:
         own = t.hparams or hp
         shared = ("batch_size", "iterations", "eval_every", "eval_test_each")
         if any(getattr(own, k) != getattr(hp, k) for k in shared):
             raise ValueError(f"trainee {t.name!r} differs from the group in one of {shared}")
+    engine = choose_engine(trainees, hp, engine or os.environ.get("LTH_ENGINE", "auto"))
+    graphs = (_StackedGraphs(trainees, *tensors["train"], hp.batch_size, hp) if engine == "stacked"
+              else _Graphs(trainees, *tensors["train"], hp.batch_size))
     monitors = [_Monitor(t.hparams or hp) for t in trainees]
     results: list[dict | None] = [None] * len(trainees)
     for t in trainees:
@@ -225,9 +348,9 @@ def train(trainees: list[Trainee], data, hp: TrainingHparams, on_done=None, prog
         if monitor.best_weights is not None:
             final_weights = t.model.get_weights()
             t.model.set_weights(monitor.best_weights)
-        loss, accuracy = graphs.evaluate((i,), *tensors["test"])[0]
+        loss, accuracy = graphs.evaluate_one(i, *tensors["test"])
         if monitor.best_weights is not None:
-            val_at_best = graphs.evaluate((i,), *tensors["val"])[0]
+            val_at_best = graphs.evaluate_one(i, *tensors["val"])
             t.model.set_weights(final_weights)
         else:
             val_at_best = (t.history["val_loss"][-1], t.history["val_accuracy"][-1])
@@ -236,7 +359,7 @@ def train(trainees: list[Trainee], data, hp: TrainingHparams, on_done=None, prog
             "best_iteration": int(monitor.best_iteration if monitor.best_iteration is not None else stopped_at),
             "test_loss": float(loss), "test_accuracy": float(accuracy),
             "val_loss": float(val_at_best[0]), "val_accuracy": float(val_at_best[1]),
-            "wall_time_s": time.time() - started,
+            "wall_time_s": time.time() - started, "engine": engine,
         }
         if on_done:
             on_done(i, results[i])
@@ -248,9 +371,7 @@ def train(trainees: list[Trainee], data, hp: TrainingHparams, on_done=None, prog
         indices = np.stack([streams[i].take(n) for i in active])
         train_metrics = graphs.chunk(active)(tf.constant(indices)).numpy()
         step += n
-        for i in active:  # UpdatePruningStep.on_epoch_end: re-mask the weights
-            for layer in trainees[i].wrapped:
-                layer.pruning_obj.weight_mask_op()
+        graphs.sync(active, n)
         evaluations = {"val": graphs.evaluate(active, *tensors["val"])}
         if hp.eval_test_each:
             evaluations["test"] = graphs.evaluate(active, *tensors["test"])

@@ -65,3 +65,22 @@ def test_group_of_trials_equals_separate_runs(store, tmp_path):
 
 def test_derive_seed_is_stable():
     assert experiments.derive_seed("a", 1) == experiments.derive_seed("a", 1) != experiments.derive_seed("a", 2)
+
+
+def test_seed_sweep_keeps_protocols_side_by_side(store, monkeypatch):
+    """Per trial: both dense models, then per density both pruning networks before any retraining."""
+    from lth import seed_protocol
+
+    order = []
+    real = seed_protocol.run_jobs
+
+    def recording(jobs, *args, **kwargs):
+        order.extend((j.config["protocol"], j.config["role"], j.config["density"]) for j in jobs)
+        return real(jobs, *args, **kwargs)
+
+    monkeypatch.setattr(seed_protocol, "run_jobs", recording)
+    runs = seed_protocol.run(densities=[0.5, 0.2], trials=[0], epochs=1, subset=1200, store=store)
+    assert len(runs) == 2 + 2 * 2 * 3
+    assert order == [("faithful", "dense", None), ("corrected", "dense", None)] + [
+        (p, role, d) for d in (0.5, 0.2) for stage in (("pruning",), ("ticket", "random"))
+        for p in ("faithful", "corrected") for role in stage]

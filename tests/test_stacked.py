@@ -1,0 +1,91 @@
+"""The stacked engine trains K networks exactly as the graph engine (and so as one by one) does."""
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from lth import models, pruning, stacked, training
+from lth.hparams import TrainingHparams
+
+HP = TrainingHparams(iterations=40, eval_every=20, batch_size=32)
+
+
+def _trainees(name, k=3, density=0.3, hparams=None):
+    out = []
+    for i in range(k):
+        net = models.build(name, seed=i)
+        wrapped = pruning.wrap(net, models.prunable_layers(name, net))
+        kernels = pruning.kernels(wrapped)
+        pruning.set_masks(wrapped, pruning.masks_at_density({n: np.abs(w) for n, w in kernels.items()}, density))
+        out.append(training.Trainee(wrapped, seed=i, hold_masks=i % 2 == 0, name=f"{name}-{i}", hparams=hparams))
+    return out
+
+
+@pytest.mark.parametrize("name", ["lenet300", "lenet5"])
+def test_stacked_matches_graph_engine(mnist_small, name):
+    runs = {}
+    for engine in ("graph", "stacked"):
+        trainees = _trainees(name)
+        results = training.train(trainees, mnist_small, HP, engine=engine)
+        assert [r["engine"] for r in results] == [engine] * 3
+        runs[engine] = (results, trainees)
+    (graph_results, graph), (stacked_results, stack) = runs["graph"], runs["stacked"]
+    for g, s, gr, sr in zip(graph, stack, graph_results, stacked_results):
+        for a, b in zip(g.model.get_weights(), s.model.get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+        masks = pruning.get_masks(s.model)
+        assert all(np.array_equal(masks[n], pruning.get_masks(g.model)[n]) for n in masks)
+        for n, kernel in pruning.kernels(s.model).items():
+            assert (kernel[~masks[n]] == 0).all()
+        assert [int(l.pruning_step.numpy()) for l in s.wrapped] == [int(l.pruning_step.numpy()) for l in g.wrapped]
+        np.testing.assert_allclose(gr["history"]["val_loss"], sr["history"]["val_loss"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_restacking_carries_optimizer_state(mnist_small, optimizer):
+    """Networks leaving the stack: the rest go on exactly as in the graph engine."""
+    hp = TrainingHparams(optimizer=optimizer, learning_rate=0.01, iterations=40, eval_every=20, batch_size=32)
+    x, y = tf.constant(mnist_small.features(mnist_small.train)), tf.constant(mnist_small.train.y)
+    finals = {}
+    for engine in ("graph", "stacked"):
+        trainees = _trainees("lenet300", k=3, hparams=hp)
+        for t in trainees:
+            t.optimizer = training.make_optimizer(hp)
+            t.optimizer.build(t.model.trainable_variables)
+            for layer in t.wrapped:
+                layer.pruning_step.assign(0)
+        graphs = (training._StackedGraphs(trainees, x, y, 32, hp) if engine == "stacked"
+                  else training._Graphs(trainees, x, y, 32))
+        streams = [training.BatchStream(len(y), 32, t.seed) for t in trainees]
+        for active in [(0, 1, 2), (0, 2), (2,)]:
+            graphs.chunk(active)(tf.constant(np.stack([streams[i].take(10) for i in active])))
+            graphs.sync(active, 10)
+        finals[engine] = [t.model.get_weights() for t in trainees]
+    for g, s in zip(finals["graph"], finals["stacked"]):
+        for a, b in zip(g, s):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_what_does_not_stack():
+    assert stacked.unsupported(_trainees("lenet300", k=2), HP) is None
+    vgg = [training.Trainee(models.build("vgg16", seed=i, input_shape=(32, 32, 3)), seed=i) for i in range(2)]
+    assert "Sequential" in stacked.unsupported(vgg, HP)
+    layers = keras.layers
+    dropout = [training.Trainee(keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(10),
+                                                  layers.Dropout(0.5), layers.Dense(10)]), seed=i) for i in range(2)]
+    assert "Dropout" in stacked.unsupported(dropout, HP)
+    assert stacked.unsupported([training.Trainee(models.build("conv2", seed=0), seed=0)], HP) is None
+    mixed = [training.Trainee(models.build("lenet300", seed=0), seed=0),
+             training.Trainee(models.build("lenet5", seed=0), seed=1)]
+    assert "architecture" in stacked.unsupported(mixed, HP)
+    schedule = pruning.seed_schedule(0.5, 1000)
+    moving = [training.Trainee(pruning.wrap(models.build("lenet5", seed=0), ["fc1", "fc2"], schedule), seed=0)]
+    assert "changes its mask" in stacked.unsupported(moving, HP)
+    differ = _trainees("lenet300", k=2)
+    differ[1].hparams = TrainingHparams(learning_rate=0.5, iterations=40, eval_every=20, batch_size=32)
+    assert "optimiser" in stacked.unsupported(differ, HP)
+    assert training.choose_engine(moving, HP) == "graph"
+    with pytest.raises(ValueError, match="cannot train stacked: .*changes its mask"):
+        training.choose_engine(moving, HP, "stacked")
+    with pytest.raises(ValueError, match="'turbo'.*known"):
+        training.choose_engine(moving, HP, "turbo")
