@@ -83,11 +83,6 @@ def _init_seed(trial, density):
     return derive_seed("seed-protocol-init", trial, density)
 
 
-def _network(seed, input_shape):
-    net = models.build(MODEL_NAME, seed=seed, input_shape=input_shape)
-    return net
-
-
 def _job(protocol, role, trial, epochs, density, subset, store) -> Job | None:
     cfg = config(protocol, role, trial, epochs, density, subset)
     data_hp = dataset(protocol, subset)
@@ -105,7 +100,7 @@ def _job(protocol, role, trial, epochs, density, subset, store) -> Job | None:
     def build():
         from lth.experiments import load_data
 
-        net = _network(init_seed, load_data(data_hp).input_shape)
+        net = models.build(MODEL_NAME, seed=init_seed, input_shape=load_data(data_hp).input_shape)
         layers = models.prunable_layers(MODEL_NAME, net)
         hold = False
         if role == "pruning":

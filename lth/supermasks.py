@@ -8,23 +8,16 @@ the sign of its initial value times its layer's initial standard deviation.
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
-from lth import pruning
-from lth.training import EVAL_BATCH, _metrics
+from lth import pruning, training
 
 INIT_VALUES = ("init", "signed_constant")
 
 
 def evaluate(model, data, split="test") -> float:
-    """Accuracy of ``model`` on a split of ``data``, in batches."""
+    """Accuracy of ``model`` on a split of ``data``."""
     part = {"test": data.test, "val": data.validation, "train": data.train}[split]
-    x, y = data.features(part), part.y
-    correct = 0.0
-    for start in range(0, len(y), EVAL_BATCH):
-        logits = model(x[start:start + EVAL_BATCH], training=False)
-        correct += float(_metrics(logits, tf.constant(y[start:start + EVAL_BATCH]))[1]) * len(y[start:start + EVAL_BATCH])
-    return correct / len(y)
+    return training.evaluate(model, data.features(part), part.y)[1]
 
 
 def apply_weights_and_masks(model, kernels: dict, masks: dict) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import weakref
 from dataclasses import dataclass, field
 
 import lth  # noqa: F401
@@ -24,8 +25,6 @@ from lth import pruning, stacked
 from lth.hparams import TrainingHparams
 
 tf.get_logger().setLevel("ERROR")  # retracing notices: expected when models leave a group
-if os.environ.get("LTH_DETERMINISTIC") == "1":
-    tf.config.experimental.enable_op_determinism()
 
 EVAL_BATCH = 1000
 
@@ -396,6 +395,29 @@ def train(trainees: list[Trainee], data, hp: TrainingHparams, on_done=None, prog
 
 
 def set_deterministic(enabled: bool = True) -> None:
-    """Make TF ops deterministic (bit-identical reruns on one machine)."""
+    """Make TF ops deterministic (bit-identical reruns on one machine); ``LTH_DETERMINISTIC=1`` does it at import."""
     if enabled:
         tf.config.experimental.enable_op_determinism()
+
+
+_EVALUATORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def evaluate(model, x, y) -> tuple[float, float]:
+    """Mean loss and accuracy of one model on ``(x, y)``, in batches; compiled once per model."""
+    if model not in _EVALUATORS:
+        @tf.function
+        def run(x, y):
+            n = tf.shape(y)[0]
+            totals = tf.zeros([2])
+            for start in tf.range(0, n, EVAL_BATCH):
+                xb, yb = x[start:start + EVAL_BATCH], y[start:start + EVAL_BATCH]
+                totals += tf.stack(_metrics(model(xb, training=False), yb)) * tf.cast(tf.shape(yb)[0], tf.float32)
+            return totals / tf.cast(n, tf.float32)
+
+        _EVALUATORS[model] = run
+    loss, accuracy = _EVALUATORS[model](tf.convert_to_tensor(x), tf.convert_to_tensor(y)).numpy()
+    return float(loss), float(accuracy)
+
+
+set_deterministic(os.environ.get("LTH_DETERMINISTIC") == "1")
