@@ -15,10 +15,16 @@ FIG6_COLUMNS = ["protocol", "model", "density", "trial", "test_accuracy"]
 FIG7_COLUMNS = ["protocol", "model", "trial", "epoch", "val_accuracy"]
 
 
-def seed_runs(store: ResultsStore | None = None, epochs: int = 500, subset=None) -> list:
+def seed_runs(store: ResultsStore | None = None, epochs: int = 500, subset=None, batch_size: int | None = None) -> list:
+    """Stored runs of the seed's experiment at this scale and batch size (default: the authors' 600)."""
+    from lth.seed_protocol import BATCH_SIZE
+
     store = store or ResultsStore()
+    batch_size = BATCH_SIZE if batch_size is None else batch_size
+    if not (store.root / "seed_protocol").exists():
+        return []
     return [run for run in store.runs("seed_protocol") if run.config["epochs"] == epochs
-            and run.config["dataset"].get("subset") == subset] if (store.root / "seed_protocol").exists() else []
+            and run.config["dataset"].get("subset") == subset and run.config["training"]["batch_size"] == batch_size]
 
 
 def seed_fig6(runs) -> pd.DataFrame:

@@ -64,6 +64,21 @@ def seed_fig7(frame: pd.DataFrame, protocol: str, trial: int, pruning_epochs=Non
     return ax
 
 
+def batch_comparison(frame: pd.DataFrame, pruning_epochs=None, ax=None):
+    """The pruning network's validation accuracy per epoch, one line per trial, coloured by batch size."""
+    ax = _axis(ax)
+    part = frame[frame.model == "pruning"].copy()
+    part["batch size"] = part.batch_size.astype(str)
+    sns.lineplot(data=part, x="epoch", y="val_accuracy", hue="batch size", units="trial", estimator=None, lw=1,
+                 ax=ax)
+    for i, epoch in enumerate(pruning_epochs or []):
+        ax.axvline(epoch, color="black", alpha=0.15, lw=0.8, label="pruning step" if i == 0 else None)
+    ax.set(title="Pruning network at 50 % density, faithful protocol: batch 32 against 600",
+           xlabel="epoch (100 steps)", ylabel="validation (= test) accuracy")
+    ax.legend(fontsize=8)
+    return ax
+
+
 def accuracy_vs_density(frame: pd.DataFrame, y="test_accuracy", hue="variant", title="", ylabel="test accuracy",
                         ax=None):
     """Mean and 95 % bootstrap interval of ``y`` against density (log axis, decreasing)."""

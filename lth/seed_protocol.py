@@ -41,6 +41,32 @@ STEPS_PER_EPOCH = 100
 BATCH_SIZE = 600  # what Keras inferred for the authors' fit(steps_per_epoch=100) on 60,000 images
 
 
+def keras_inferred_batch_size(n_images: int = 60_000, steps_per_epoch: int = STEPS_PER_EPOCH) -> int:
+    """The batch size tf_keras' ``fit`` uses for in-memory arrays given ``steps_per_epoch`` and no ``batch_size``.
+
+    Measured, not computed: one step of a one-weight model on ``n_images`` dummy rows,
+    recording the batch it is handed.
+    """
+    import tensorflow as tf
+    import tf_keras as keras
+
+    seen = []
+
+    class Recorder(keras.Model):
+        def train_step(self, data):
+            x, _ = data
+            seen.append(int(x.shape[0]) if x.shape[0] is not None else int(tf.shape(x)[0]))
+            return {}
+
+    inputs = keras.Input((1,))
+    model = Recorder(inputs, keras.layers.Dense(1)(inputs))
+    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
+    x = np.zeros((n_images, 1), np.float32)
+    model.fit(x, x, steps_per_epoch=steps_per_epoch, epochs=1, verbose=0,
+              callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=lambda *a: setattr(model, "stop_training", True))])
+    return seen[0]
+
+
 def check(protocol: str, density: float | None = None, epochs: int | None = None) -> None:
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; known: {list(PROTOCOLS)}")
@@ -55,9 +81,9 @@ def dataset(protocol: str, subset: int | None = None) -> DatasetHparams:
                           subset=subset)
 
 
-def training_hparams(protocol: str, role: str, epochs: int) -> TrainingHparams:
-    """Adam 0.01, batch 600, 100-step epochs; stopping rules per role and protocol."""
-    base = TrainingHparams(optimizer="adam", learning_rate=0.01, batch_size=BATCH_SIZE,
+def training_hparams(protocol: str, role: str, epochs: int, batch_size: int = BATCH_SIZE) -> TrainingHparams:
+    """Adam 0.01, batch 600 (or ``batch_size``), 100-step epochs; stopping rules per role and protocol."""
+    base = TrainingHparams(optimizer="adam", learning_rate=0.01, batch_size=batch_size,
                            iterations=epochs * STEPS_PER_EPOCH, eval_every=STEPS_PER_EPOCH,
                            stop_monitor="none", best_monitor="none", patience=20)
     if role == "pruning":
@@ -69,28 +95,28 @@ def training_hparams(protocol: str, role: str, epochs: int) -> TrainingHparams:
 
 
 def config(protocol: str, role: str, trial: int, epochs: int, density: float | None = None,
-           subset: int | None = None) -> dict:
+           subset: int | None = None, batch_size: int = BATCH_SIZE) -> dict:
     check(protocol, density, epochs)
     if role not in MODELS:
         raise ValueError(f"unknown model role {role!r}; known: {list(MODELS)}")
     return {"protocol": protocol, "role": role, "trial": trial, "epochs": epochs,
             "density": None if role == "dense" else float(density), "model": MODEL_NAME,
             "dataset": dataset(protocol, subset).to_dict(),
-            "training": training_hparams(protocol, role, epochs).to_dict()}
+            "training": training_hparams(protocol, role, epochs, batch_size).to_dict()}
 
 
 def _init_seed(trial, density):
     return derive_seed("seed-protocol-init", trial, density)
 
 
-def _job(protocol, role, trial, epochs, density, subset, store) -> Job | None:
-    cfg = config(protocol, role, trial, epochs, density, subset)
+def _job(protocol, role, trial, epochs, density, subset, store, batch_size=BATCH_SIZE) -> Job | None:
+    cfg = config(protocol, role, trial, epochs, density, subset, batch_size)
     data_hp = dataset(protocol, subset)
-    train_hp = training_hparams(protocol, role, epochs)
+    train_hp = training_hparams(protocol, role, epochs, batch_size)
     total_steps = epochs * STEPS_PER_EPOCH
     mask = None
     if role in ("ticket", "random"):
-        parent = store.load("seed_protocol", config(protocol, "pruning", trial, epochs, density, subset))
+        parent = store.load("seed_protocol", config(protocol, "pruning", trial, epochs, density, subset, batch_size))
         if parent is None:
             return None
         mask = pruning.unpack_masks(parent.arrays())
@@ -126,38 +152,38 @@ def _job(protocol, role, trial, epochs, density, subset, store) -> Job | None:
                 arrays = pruning.pack_masks(masks)
         return result, arrays
 
-    group_train = training_hparams(protocol, "pruning", epochs)
+    group_train = training_hparams(protocol, "pruning", epochs, batch_size)
     return Job("seed_protocol", cfg, data_hp, group_train, build, finish, init_seed)
 
 
 def jobs(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, subset=None, store=None,
-         stage="all") -> list[Job]:
+         stage="all", batch_size=BATCH_SIZE) -> list[Job]:
     """The jobs whose inputs are stored: stage 1 = dense + pruning, stage 2 = ticket + random."""
     store = store or ResultsStore()
     out = []
     for protocol in protocols:
         for trial in trials:
             if stage in ("all", 1):
-                out.append(_job(protocol, "dense", trial, epochs, None, subset, store))
-                out += [_job(protocol, "pruning", trial, epochs, d, subset, store) for d in densities]
+                out.append(_job(protocol, "dense", trial, epochs, None, subset, store, batch_size))
+                out += [_job(protocol, "pruning", trial, epochs, d, subset, store, batch_size) for d in densities]
             if stage in ("all", 2):
                 out += [j for d in densities for role in ("ticket", "random")
-                        if (j := _job(protocol, role, trial, epochs, d, subset, store)) is not None]
+                        if (j := _job(protocol, role, trial, epochs, d, subset, store, batch_size)) is not None]
     return [j for j in out if j is not None]
 
 
 def stored_runs(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, subset=None,
-                store=None) -> list:
+                store=None, batch_size=BATCH_SIZE) -> list:
     """The stored runs of these cells (missing ones left out)."""
     store = store or ResultsStore()
-    configs = [config(p, "dense", t, epochs, None, subset) for p in protocols for t in trials]
-    configs += [config(p, role, t, epochs, d, subset) for p in protocols for t in trials for d in densities
+    configs = [config(p, "dense", t, epochs, None, subset, batch_size) for p in protocols for t in trials]
+    configs += [config(p, role, t, epochs, d, subset, batch_size) for p in protocols for t in trials for d in densities
                 for role in ("pruning", "ticket", "random")]
     return [run for c in configs if (run := store.load("seed_protocol", c)) is not None]
 
 
 def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, subset=None, store=None,
-        group_size=2, progress=None, client=None) -> list:
+        group_size=2, progress=None, client=None, batch_size=BATCH_SIZE) -> list:
     """Run (or resume) the whole experiment; returns every stored run.
 
     The order fills whole cells early and keeps the protocols side by side: for
@@ -174,7 +200,7 @@ def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, s
         def each_protocol(density_list, stage):
             for protocol in protocols:
                 batch = jobs(protocols=[protocol], trials=[trial], epochs=epochs, subset=subset, store=store,
-                             densities=density_list, stage=stage)
+                             densities=density_list, stage=stage, batch_size=batch_size)
                 if stage == 1 and density_list:
                     batch = batch[1:]  # the dense model was run first
                 run_jobs(batch, store, group_size, progress, client)
@@ -183,7 +209,7 @@ def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, s
         for density in densities:
             each_protocol([density], 1)
             each_protocol([density], 2)
-    return stored_runs(protocols, densities, trials, epochs, subset, store)
+    return stored_runs(protocols, densities, trials, epochs, subset, store, batch_size)
 
 
 def describe_scale(runs, epochs: int, subset) -> str:

@@ -84,3 +84,24 @@ def test_seed_sweep_keeps_protocols_side_by_side(store, monkeypatch):
     assert order == [("faithful", "dense", None), ("corrected", "dense", None)] + [
         (p, role, d) for d in (0.5, 0.2) for stage in (("pruning",), ("ticket", "random"))
         for p in ("faithful", "corrected") for role in stage]
+
+
+def test_keras_infers_the_seed_batch_size():
+    """The authors' fit(steps_per_epoch=100) on 60,000 images without batch_size runs batches of 600."""
+    from lth import seed_protocol
+
+    assert seed_protocol.keras_inferred_batch_size() == seed_protocol.BATCH_SIZE == 600
+    assert seed_protocol.keras_inferred_batch_size(1000, 7) == 143
+
+
+def test_small_batch_runs_stay_out_of_the_figure_data(store):
+    from lth import figures, seed_protocol
+
+    seed_protocol.run(["faithful"], [], [0], epochs=1, subset=1200, store=store, batch_size=32)
+    seed_protocol.run(["faithful"], [], [0], epochs=1, subset=1200, store=store)
+    assert len(list(store.runs("seed_protocol"))) == 2
+    default = figures.seed_runs(store, epochs=1, subset=1200)
+    small = figures.seed_runs(store, epochs=1, subset=1200, batch_size=32)
+    assert [r.config["training"]["batch_size"] for r in default] == [600]
+    assert [r.config["training"]["batch_size"] for r in small] == [32]
+    assert small[0].config["training"] | {"batch_size": 600} == default[0].config["training"]
