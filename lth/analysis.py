@@ -34,6 +34,26 @@ def mann_whitney(frame: pd.DataFrame, a: str, b: str, by: list, model_col: str =
     return pd.DataFrame(rows)
 
 
+def collapses(fig7: pd.DataFrame, drop: float = 0.1) -> pd.DataFrame:
+    """Did each network's validation accuracy fall far below its own best, and when?
+
+    From curves with columns ``protocol, model, trial, epoch, val_accuracy`` (plus any
+    extra grouping columns): per curve its best and final accuracy, whether it ends more
+    than ``drop`` below its best (``collapsed``), and ``onset``, the first epoch at which it
+    is more than ``drop`` below its best so far (NaN if never).
+    """
+    keys = [c for c in fig7.columns if c not in ("epoch", "val_accuracy")]
+    rows = []
+    for key, curve in fig7.sort_values("epoch").groupby(keys):
+        accuracy = curve.val_accuracy.to_numpy()
+        below = accuracy < np.maximum.accumulate(accuracy) - drop
+        rows.append(dict(zip(keys, key)) | {
+            "best": float(accuracy.max()), "best_epoch": int(curve.epoch.iloc[int(accuracy.argmax())]),
+            "final": float(accuracy[-1]), "collapsed": bool(accuracy[-1] < accuracy.max() - drop),
+            "onset": float(curve.epoch.iloc[int(below.argmax())]) if below.any() else float("nan")})
+    return pd.DataFrame(rows, columns=keys + ["best", "best_epoch", "final", "collapsed", "onset"])
+
+
 def _verdict(checks: list) -> str:
     if not checks:
         return "not tested (no such densities in this run)"

@@ -106,7 +106,8 @@ def _sweep_seed(args):
         client = dask_client(args.dask, workers=args.workers)
         print(f"dispatching to Dask: {client}", flush=True)
     seed_protocol.run(protocols=protocols, densities=densities, trials=range(args.trials), epochs=args.epochs,
-                      group_size=args.group_size, progress=lambda msg: print(msg, flush=True), client=client)
+                      group_size=args.group_size, progress=lambda msg: print(msg, flush=True), client=client,
+                      batch_size=args.batch_size)
 
 
 def _figures(args):
@@ -162,6 +163,8 @@ def build_parser():
     sweep.add_argument("--densities", default="", help="comma-separated, default 0.5,...,0.01")
     sweep.add_argument("--protocols", default="", help="faithful,corrected (default both)")
     sweep.add_argument("--group-size", type=int, default=2, help="networks trained together (default 2)")
+    sweep.add_argument("--batch-size", type=int, default=600,
+                       help="images per step (default 600, what the authors' code ran; 32 for the comparison)")
     sweep.add_argument("--dask", default="", help="'local' for a local Dask cluster, or a scheduler address")
     sweep.add_argument("--workers", type=int, default=1, help="local Dask cluster processes (default 1)")
     sweep.set_defaults(func=_sweep_seed)

@@ -43,6 +43,8 @@ CASES = [
     (lambda: experiments.Lottery(DatasetHparams(), ModelHparams(), TrainingHparams(), PruningHparams(), 0)
      .config(1, "golden"), ValueError, "golden"),
     (lambda: experiments.run_jobs([], group_size=0), ValueError, "group_size"),
+    (lambda: seed_protocol.config("faithful", "ticket", 0, 500, 0.1, batch_size=-32), ValueError, "-32"),
+    (lambda: seed_protocol.config("faithful", "ticket", 0, 500, 0.1, batch_size=32.0), TypeError, "32.0"),
 ]
 
 
@@ -67,6 +69,11 @@ def test_cli_bad_model_and_config_key(tmp_path):
     config.write_text("training:\n  iterations: ten\n")
     out = _cli("run", "--config", str(config))
     assert out.returncode == 2 and "'ten'" in out.stderr
+
+
+def test_cli_sweep_seed_refuses_a_bad_batch_size():
+    out = _cli("sweep-seed", "--trials", "1", "--epochs", "1", "--batch-size", "-5")
+    assert out.returncode == 2 and "-5" in out.stderr
 
 
 def test_cli_models_lists_counts():

@@ -57,6 +57,8 @@ def executed(tmp_path_factory):
 
 
 def test_our_experiments_glued_numbers_match_the_store(executed):
+    import pandas as pd
+
     from lth import analysis, figures, seed_protocol
     from lth.store import ResultsStore
 
@@ -74,6 +76,16 @@ def test_our_experiments_glued_numbers_match_the_store(executed):
     tests2 = analysis.mann_whitney(fig6[fig6.protocol == "corrected"], "ticket", "random", ["density"])
     assert values["our_significant"] == int((tests.p_value < 0.05).sum() + (tests2.p_value < 0.05).sum())
     assert values["our_trials_min"] == values["our_trials_max"] == defaults["TRIALS"]
+    pruning_runs = [r for r in runs if r.config["role"] == "pruning"]
+    curves = [figures.seed_fig7([r], r.config["density"]).assign(density=r.config["density"]) for r in pruning_runs]
+    collapse = analysis.collapses(pd.concat(curves, ignore_index=True))
+    assert values["our_pruning_total"] == len(pruning_runs) == len(collapse)
+    assert values["our_collapsed"] == int(collapse.collapsed.sum())
+    small = seed_protocol.stored_runs(["faithful"], [0.5], range(defaults["SMALL_BATCH_TRIALS"]), defaults["EPOCHS"],
+                                      subset=defaults["SUBSET"], store=ResultsStore(store_root / "runs"),
+                                      batch_size=32)
+    assert len(small) == 4 * defaults["SMALL_BATCH_TRIALS"]
+    assert values["our_small_batch_trials"] == defaults["SMALL_BATCH_TRIALS"]
 
 
 def test_frankle_carbin_glued_accuracy_matches_the_store(executed):
