@@ -135,9 +135,7 @@ def child_lth(model_name, batch, k, steps, warmup, engine="graph"):
     trainees = []
     for i in range(k):
         net = models.build(model_name, seed=i)
-        wrapped = pruning.wrap(net, models.prunable_layers(model_name, net))
-        kernels = pruning.kernels(wrapped)
-        pruning.set_masks(wrapped, pruning.masks_at_density({n: np.abs(w) for n, w in kernels.items()}, DENSITY))
+        wrapped = pruning.wrap_at_density(net, models.prunable_layers(model_name, net), DENSITY)
         trainees.append(training.Trainee(wrapped, seed=i, hold_masks=True))
     stamps = []
     hp = TrainingHparams(learning_rate=1e-3, batch_size=batch, iterations=warmup + steps, eval_every=warmup,

@@ -102,6 +102,14 @@ def wrap(model, layer_names, schedule=None):
     return wrapped
 
 
+def wrap_at_density(model, layer_names, density: float):
+    """``model`` wrapped (fixed masks) with its kernels in ``layer_names`` pruned to ``density`` by magnitude."""
+    wrapped = wrap(model, layer_names)
+    magnitudes = {name: np.abs(kernel) for name, kernel in kernels(wrapped).items()}
+    set_masks(wrapped, masks_at_density(magnitudes, check_density(density)))
+    return wrapped
+
+
 def _inner(layer):
     return layer.layer if isinstance(layer, PruneLowMagnitude) else layer
 

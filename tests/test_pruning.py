@@ -92,3 +92,16 @@ def test_bad_mask_shape():
 def test_wrap_unknown_layer():
     with pytest.raises(ValueError, match="cannot prune layers \\['fc9'\\]"):
         pruning.wrap(models.build("lenet300", seed=0), ["fc9"])
+
+
+def test_wrap_at_density_keeps_the_largest_weights():
+    net = models.build("lenet300", seed=0)
+    wrapped = pruning.wrap_at_density(net, ["fc1", "fc2", "output"], 0.2)
+    masks = pruning.get_masks(wrapped)
+    assert pruning.density(masks) == pytest.approx(0.2, abs=1e-3)
+    original = {layer.name: layer.kernel.numpy() for layer in net.layers if layer.name in masks}
+    for name, kernel in pruning.kernels(wrapped).items():
+        assert (kernel[~masks[name]] == 0).all()
+        assert np.abs(original[name][masks[name]]).min() >= np.abs(original[name][~masks[name]]).max()
+    with pytest.raises(ValueError, match="1.5"):
+        pruning.wrap_at_density(net, ["fc1"], 1.5)

@@ -14,9 +14,7 @@ def _trainees(name, k=3, density=0.3, hparams=None):
     out = []
     for i in range(k):
         net = models.build(name, seed=i)
-        wrapped = pruning.wrap(net, models.prunable_layers(name, net))
-        kernels = pruning.kernels(wrapped)
-        pruning.set_masks(wrapped, pruning.masks_at_density({n: np.abs(w) for n, w in kernels.items()}, density))
+        wrapped = pruning.wrap_at_density(net, models.prunable_layers(name, net), density)
         out.append(training.Trainee(wrapped, seed=i, hold_masks=i % 2 == 0, name=f"{name}-{i}", hparams=hparams))
     return out
 
