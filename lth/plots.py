@@ -64,6 +64,18 @@ def seed_fig7(frame: pd.DataFrame, protocol: str, trial: int, pruning_epochs=Non
     return ax
 
 
+def control_curves(frame: pd.DataFrame, pruning_epochs=None, ax=None):
+    """The same network's validation accuracy per epoch as trained by lth and by plain Keras fit."""
+    ax = _axis(ax)
+    sns.lineplot(data=frame, x="epoch", y="val_accuracy", hue="trained_by", lw=1, ax=ax)
+    for i, epoch in enumerate(pruning_epochs or []):
+        ax.axvline(epoch, color="black", alpha=0.15, lw=0.8, label="pruning step" if i == 0 else None)
+    ax.set(title="Faithful pruning network at 50 % density, trial 0: lth against Keras fit",
+           xlabel="epoch (100 steps)", ylabel="validation (= test) accuracy")
+    ax.legend(fontsize=8)
+    return ax
+
+
 def batch_comparison(frame: pd.DataFrame, pruning_epochs=None, ax=None):
     """The pruning network's validation accuracy per epoch, one line per trial, coloured by batch size."""
     ax = _axis(ax)

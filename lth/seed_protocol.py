@@ -212,6 +212,61 @@ def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, s
     return stored_runs(protocols, densities, trials, epochs, subset, store, batch_size)
 
 
+KERAS_CONTROL = "seed_keras_fit"
+
+
+def keras_control_config(density: float, trial: int, epochs: int, subset: int | None = None) -> dict:
+    return {"control": "keras_fit", "protocol": "faithful", "role": "pruning", "trial": trial, "epochs": epochs,
+            "density": pruning.check_density(density), "model": MODEL_NAME,
+            "dataset": dataset("faithful", subset).to_dict(),
+            "training": training_hparams("faithful", "pruning", epochs).to_dict()}
+
+
+def keras_control(density: float = 0.5, trial: int = 0, epochs: int = 500, subset: int | None = None,
+                  store: ResultsStore | None = None, run_missing: bool = True):
+    """The faithful pruning network trained the authors' way, by plain Keras ``fit``; stored once.
+
+    Same initial weights as the ``lth`` run of this density and trial; ``fit`` with
+    ``steps_per_epoch=100`` and no batch size (so batches of 600), the test set as
+    validation data and TF-MOT's ``UpdatePruningStep`` callback, as in the authors'
+    script. Only the data order differs (Keras shuffles with its own generator). A
+    control for :mod:`lth.training`: if the two disagree, ``lth`` is wrong. With
+    ``run_missing=False`` returns the stored run or None.
+    """
+    import time
+
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from lth.experiments import load_data
+    from lth.store import provenance
+
+    store = store or ResultsStore()
+    cfg = keras_control_config(density, trial, epochs, subset)
+    stored = store.load(KERAS_CONTROL, cfg)
+    if stored is not None or not run_missing:
+        return stored
+    data = load_data(dataset("faithful", subset))
+    seed = _init_seed(trial, density)
+    net = models.build(MODEL_NAME, seed=seed, input_shape=data.input_shape)
+    net = pruning.wrap(net, models.prunable_layers(MODEL_NAME, net),
+                       pruning.seed_schedule(density, epochs * STEPS_PER_EPOCH))
+    net.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    tf.random.set_seed(derive_seed("seed-protocol-keras-control", trial, density))
+    started = time.time()
+    history = net.fit(data.features(data.train), data.train.y, epochs=epochs, steps_per_epoch=STEPS_PER_EPOCH,
+                      validation_data=(data.features(data.validation), data.validation.y),
+                      callbacks=[pruning.sparsity_api.UpdatePruningStep()], verbose=0).history
+    loss, accuracy = net.evaluate(data.features(data.test), data.test.y, batch_size=1000, verbose=0)
+    result = {"history": {"iteration": [STEPS_PER_EPOCH * (i + 1) for i in range(len(history["loss"]))],
+                          "train_loss": history["loss"], "train_accuracy": history["accuracy"],
+                          "val_loss": history["val_loss"], "val_accuracy": history["val_accuracy"]},
+              "test_loss": float(loss), "test_accuracy": float(accuracy),
+              "final_density": pruning.density(pruning.get_masks(net)), "engine": "keras_fit"}
+    return store.save(KERAS_CONTROL, cfg, result, provenance(seed, time.time() - started))
+
+
 def describe_scale(runs, epochs: int, subset) -> str:
     """One sentence naming what was run: model, data, epochs, trials."""
     data = ("full MNIST (60,000 training images; the corrected protocol holds 5,000 of them out for validation)"

@@ -105,3 +105,17 @@ def test_small_batch_runs_stay_out_of_the_figure_data(store):
     assert [r.config["training"]["batch_size"] for r in default] == [600]
     assert [r.config["training"]["batch_size"] for r in small] == [32]
     assert small[0].config["training"] | {"batch_size": 600} == default[0].config["training"]
+
+
+def test_keras_fit_control_of_the_pruning_network(store):
+    """The authors' own training path (Keras fit + UpdatePruningStep), stored once, reaching the target density."""
+    from lth import seed_protocol
+
+    run = seed_protocol.keras_control(0.5, trial=0, epochs=2, subset=1200, store=store)
+    assert run.result["engine"] == "keras_fit"
+    assert len(run.result["history"]["val_accuracy"]) == 2
+    assert run.result["final_density"] == pytest.approx(0.5, abs=0.01)
+    assert seed_protocol.keras_control(0.5, trial=0, epochs=2, subset=1200, store=store).path == run.path
+    lth_run = seed_protocol.run(["faithful"], [0.5], [0], epochs=2, subset=1200, store=store)
+    pruned = [r for r in lth_run if r.config["role"] == "pruning"][0]
+    assert pruned.result["final_density"] == pytest.approx(run.result["final_density"], abs=1e-6)
