@@ -96,13 +96,14 @@ def run_jobs(jobs: list[Job], store: ResultsStore | None = None, group_size: int
     for chunk in chunks:
         data = load_data(chunk[0].data)
         trainees = [job.build() for job in chunk]
-        started = time.time()
+        started, cpu_started = time.time(), time.process_time()
 
-        def on_done(i, train_result, chunk=chunk, trainees=trainees, started=started):
+        def on_done(i, train_result, chunk=chunk, trainees=trainees, started=started, cpu_started=cpu_started):
             nonlocal done_count
             job = chunk[i]
             result, arrays = job.finish(trainees[i], train_result)
-            record = provenance(job.seed, time.time() - started) | {"group_size": len(chunk)}
+            record = provenance(job.seed, time.time() - started) | {
+                "group_size": len(chunk), "cpu_time_s": round(time.process_time() - cpu_started, 3)}
             store.save(job.kind, job.config, result, record, arrays)
             done_count += 1
             if progress:

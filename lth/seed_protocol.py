@@ -254,7 +254,7 @@ def keras_control(density: float = 0.5, trial: int = 0, epochs: int = 500, subse
     net.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     tf.random.set_seed(derive_seed("seed-protocol-keras-control", trial, density))
-    started = time.time()
+    started, cpu_started = time.time(), time.process_time()
     history = net.fit(data.features(data.train), data.train.y, epochs=epochs, steps_per_epoch=STEPS_PER_EPOCH,
                       validation_data=(data.features(data.validation), data.validation.y),
                       callbacks=[pruning.sparsity_api.UpdatePruningStep()], verbose=0).history
@@ -264,7 +264,9 @@ def keras_control(density: float = 0.5, trial: int = 0, epochs: int = 500, subse
                           "val_loss": history["val_loss"], "val_accuracy": history["val_accuracy"]},
               "test_loss": float(loss), "test_accuracy": float(accuracy),
               "final_density": pruning.density(pruning.get_masks(net)), "engine": "keras_fit"}
-    return store.save(KERAS_CONTROL, cfg, result, provenance(seed, time.time() - started))
+    record = provenance(seed, time.time() - started) | {"group_size": 1,
+                                                         "cpu_time_s": round(time.process_time() - cpu_started, 3)}
+    return store.save(KERAS_CONTROL, cfg, result, record)
 
 
 def describe_scale(runs, epochs: int, subset) -> str:
@@ -277,8 +279,17 @@ def describe_scale(runs, epochs: int, subset) -> str:
 
 
 def compute_hours(runs) -> float:
-    """CPU time of the runs: each run's share of its training group's wall time."""
-    return sum(r.provenance["wall_time_s"] / r.provenance.get("group_size", 8) for r in runs) / 3600
+    """Machine time of the runs in hours: each run's share of its training group's time.
+
+    The group's process CPU time over the machine's cores where it was recorded (a paused
+    or crowded sweep does not inflate it), else its wall time (older runs).
+    """
+    def share(r):
+        p = r.provenance
+        seconds = p["cpu_time_s"] / (p.get("cpu_count") or 1) if "cpu_time_s" in p else p["wall_time_s"]
+        return seconds / p.get("group_size", 8)
+
+    return sum(share(r) for r in runs) / 3600
 
 
 def mask_changes(runs) -> float:

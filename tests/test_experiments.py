@@ -119,3 +119,14 @@ def test_keras_fit_control_of_the_pruning_network(store):
     lth_run = seed_protocol.run(["faithful"], [0.5], [0], epochs=2, subset=1200, store=store)
     pruned = [r for r in lth_run if r.config["role"] == "pruning"][0]
     assert pruned.result["final_density"] == pytest.approx(run.result["final_density"], abs=1e-6)
+
+
+def test_compute_hours_prefers_cpu_time_over_wall_time():
+    from types import SimpleNamespace
+
+    from lth import seed_protocol
+
+    paused = SimpleNamespace(provenance={"wall_time_s": 7200.0, "cpu_time_s": 1800.0, "cpu_count": 2, "group_size": 1})
+    old = SimpleNamespace(provenance={"wall_time_s": 3600.0, "group_size": 2})
+    assert seed_protocol.compute_hours([paused]) == pytest.approx(0.25)
+    assert seed_protocol.compute_hours([paused, old]) == pytest.approx(0.75)
