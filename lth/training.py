@@ -7,6 +7,13 @@ optimiser step. A chunk of ``eval_every`` steps is one ``tf.function`` call
 (a ``tf.range`` loop), so Python overhead is paid once per evaluation, not per
 step. Models that stop early leave the graph; results are handed to
 ``on_done`` as soon as each model finishes.
+
+Two engines do the stepping. ``graph`` (:class:`_Graphs`) puts the K models
+side by side as K sub-graphs, each with its TF-MOT wrappers and its own Keras
+optimiser: the reference, and the only engine for masks that TF-MOT changes
+while training. ``stacked`` (:class:`_StackedGraphs`, :mod:`lth.stacked`)
+trains the K models as one stacked network, much faster for small batches.
+:func:`choose_engine` takes ``stacked`` wherever it applies.
 """
 from __future__ import annotations
 
