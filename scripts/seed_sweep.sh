@@ -1,8 +1,22 @@
 #!/usr/bin/env bash
 # Run (or resume) the seed paper's experiment at published scale in the background.
 # Usage: scripts/seed_sweep.sh [TRIALS] ; log in results/logs/seed_sweep.log
+#
+# The sweep runs from a snapshot of the committed code (a detached git worktree of HEAD
+# under $TMPDIR), so editing lth/ while it runs cannot change it: TensorFlow's AutoGraph
+# re-reads source files whenever it traces a new function. Results and data stay in
+# this checkout; each stored run records the snapshot's commit.
 set -eu
 cd "$(dirname "$0")/.."
+root=$(pwd)
 mkdir -p results/logs
-nohup .venv/bin/python -m lth sweep-seed --trials "${1:-10}" --epochs 500 >> results/logs/seed_sweep.log 2>&1 &
-echo "sweep started (pid $!), log: results/logs/seed_sweep.log"
+snapshot="${TMPDIR:-/tmp}/lth-sweep-$(git rev-parse --short HEAD)"
+git worktree prune
+if [ ! -d "$snapshot" ]; then
+  git worktree add --detach --force "$snapshot" HEAD > /dev/null
+fi
+cd "$snapshot"
+LTH_RESULTS_DIR="$root/results" LTH_DATA_DIR="$root/data" \
+  nohup "$root/.venv/bin/python" -m lth sweep-seed --trials "${1:-10}" --epochs 500 \
+  >> "$root/results/logs/seed_sweep.log" 2>&1 &
+echo "sweep started (pid $!) from $snapshot, log: results/logs/seed_sweep.log"
