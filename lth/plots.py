@@ -23,6 +23,12 @@ def _density_axis(ax, densities_percent):
     ax.invert_xaxis()
 
 
+def _mark_pruning_steps(ax, epochs) -> None:
+    """Thin vertical lines at the epochs where the pruning schedule fires (one legend entry)."""
+    for i, epoch in enumerate(epochs or []):
+        ax.axvline(epoch, color="black", alpha=0.15, lw=0.8, label="pruning step" if i == 0 else None)
+
+
 def _axis(ax):
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
@@ -56,8 +62,7 @@ def seed_fig7(frame: pd.DataFrame, protocol: str, trial: int, pruning_epochs=Non
     part = frame[(frame.protocol == protocol) & (frame.trial == trial)].copy()
     part["model"] = part.model.map(MODEL_LABELS)
     sns.lineplot(data=part, x="epoch", y="val_accuracy", hue="model", ax=ax, lw=1)
-    for i, epoch in enumerate(pruning_epochs or []):
-        ax.axvline(epoch, color="black", alpha=0.15, lw=0.8, label="pruning step" if i == 0 else None)
+    _mark_pruning_steps(ax, pruning_epochs)
     ax.set(title=f"Validation accuracy while training at 50 % density ({protocol}, trial {trial})",
            xlabel="epoch (100 steps)", ylabel="validation accuracy")
     ax.legend(fontsize=8)
@@ -68,8 +73,7 @@ def control_curves(frame: pd.DataFrame, pruning_epochs=None, ax=None):
     """The same network's validation accuracy per epoch as trained by lth and by plain Keras fit."""
     ax = _axis(ax)
     sns.lineplot(data=frame, x="epoch", y="val_accuracy", hue="trained_by", lw=1, ax=ax)
-    for i, epoch in enumerate(pruning_epochs or []):
-        ax.axvline(epoch, color="black", alpha=0.15, lw=0.8, label="pruning step" if i == 0 else None)
+    _mark_pruning_steps(ax, pruning_epochs)
     ax.set(title="Faithful pruning network at 50 % density, trial 0: lth against Keras fit",
            xlabel="epoch (100 steps)", ylabel="validation (= test) accuracy")
     ax.legend(fontsize=8)
@@ -83,8 +87,7 @@ def batch_comparison(frame: pd.DataFrame, pruning_epochs=None, ax=None):
     part["batch size"] = part.batch_size.astype(str)
     sns.lineplot(data=part, x="epoch", y="val_accuracy", hue="batch size", units="trial", estimator=None, lw=1,
                  ax=ax)
-    for i, epoch in enumerate(pruning_epochs or []):
-        ax.axvline(epoch, color="black", alpha=0.15, lw=0.8, label="pruning step" if i == 0 else None)
+    _mark_pruning_steps(ax, pruning_epochs)
     ax.set(title="Pruning network at 50 % density, faithful protocol: batch 32 against 600",
            xlabel="epoch (100 steps)", ylabel="validation (= test) accuracy")
     ax.legend(fontsize=8)
