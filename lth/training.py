@@ -202,9 +202,6 @@ class _Graphs:
             for layer in self.trainees[i].wrapped:
                 layer.pruning_obj.weight_mask_op()
 
-    def evaluate_one(self, i: int, x, y):
-        return self.evaluate((i,), x, y)[0]
-
 
 def _stacked_metrics(logits, labels):
     """Per-network mean loss and accuracy of stacked logits ``[K, B, C]``: two ``[K]`` vectors."""
@@ -224,7 +221,6 @@ class _StackedGraphs:
 
     def __init__(self, trainees, x_train, y_train, batch_size, hp):
         self.trainees, self.x, self.y, self.batch_size, self.hp = trainees, x_train, y_train, batch_size, hp
-        self.single = _Graphs(trainees, x_train, y_train, batch_size)
         self.active, self.net, self.optimizer, self.fn, self.evals = None, None, None, None, {}
 
     def _restack(self, active: tuple):
@@ -291,9 +287,6 @@ class _StackedGraphs:
             self.evals[key] = run
         return self.evals[key]().numpy()
 
-    def evaluate_one(self, i: int, x, y):
-        return self.single.evaluate_one(i, x, y)
-
 
 ENGINES = ("auto", "stacked", "graph")
 
@@ -354,9 +347,9 @@ def train(trainees: list[Trainee], data, hp: TrainingHparams, on_done=None, prog
         if monitor.best_weights is not None:
             final_weights = t.model.get_weights()
             t.model.set_weights(monitor.best_weights)
-        loss, accuracy = graphs.evaluate_one(i, *tensors["test"])
+        loss, accuracy = evaluate(t.model, *tensors["test"])
         if monitor.best_weights is not None:
-            val_at_best = graphs.evaluate_one(i, *tensors["val"])
+            val_at_best = evaluate(t.model, *tensors["val"])
             t.model.set_weights(final_weights)
         else:
             val_at_best = (t.history["val_loss"][-1], t.history["val_accuracy"][-1])
