@@ -87,3 +87,20 @@ def test_what_does_not_stack():
         training.choose_engine(moving, HP, "stacked")
     with pytest.raises(ValueError, match="'turbo'.*known"):
         training.choose_engine(moving, HP, "turbo")
+
+
+@pytest.mark.parametrize("activation, pools_first", [("relu", True), ("tanh", False)])
+def test_max_pool_moves_before_bias_and_relu_only_when_exact(activation, pools_first):
+    def build(seed):
+        keras.utils.set_random_seed(seed)
+        return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(3, 3, padding="same", activation=activation),
+                                 keras.layers.MaxPool2D(2), keras.layers.Flatten(), keras.layers.Dense(4)])
+    nets = [build(seed) for seed in (0, 1)]
+    for net in nets:  # biases far from zero, so bias-before-pool and bias-after-pool would differ if wrong
+        net.layers[0].bias.assign(np.array([-0.5, 0.0, 0.5], "float32"))
+    net = stacked.StackedNetwork(nets)
+    assert (net._pool_first(0) is not None) == pools_first
+    x = np.random.default_rng(0).standard_normal((2, 5, 8, 8, 1)).astype("float32")
+    logits = net(tf.constant(x)).numpy()
+    for i, model in enumerate(nets):
+        np.testing.assert_allclose(logits[i], model(x[i]).numpy(), atol=1e-5)
