@@ -34,6 +34,23 @@ def mann_whitney(frame: pd.DataFrame, a: str, b: str, by: list, model_col: str =
     return pd.DataFrame(rows)
 
 
+def trial_counts(fig6: pd.DataFrame, protocols, densities, models=("pruning", "ticket", "random")) -> pd.DataFrame:
+    """Trials stored per (protocol, model) and density, every expected cell listed (0 where none).
+
+    Rows are (protocol, model) with the dense model first; columns are the densities, the dense
+    model's single cell under 1.0. Cells that do not exist (dense at a pruned density) are NaN.
+    """
+    counts = fig6.groupby(["protocol", "model", "density"]).trial.nunique() if len(fig6) else pd.Series(dtype=int)
+    columns = [1.0] + sorted((float(d) for d in densities), reverse=True)
+    rows = []
+    for protocol in protocols:
+        for model in ("dense", *models):
+            cells = [1.0] if model == "dense" else columns[1:]
+            rows.append({"protocol": protocol, "model": model,
+                         **{d: int(counts.get((protocol, model, d), 0)) if d in cells else np.nan for d in columns}})
+    return pd.DataFrame(rows).set_index(["protocol", "model"])[columns]
+
+
 def collapses(fig7: pd.DataFrame, drop: float = 0.1) -> pd.DataFrame:
     """Did each network's validation accuracy fall far below its own best, and when?
 

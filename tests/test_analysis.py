@@ -32,3 +32,16 @@ def test_median_iqr_and_mann_whitney():
     assert test.U.iloc[0] == 16 and test.p_value.iloc[0] < 0.05
     same = frame.assign(test_accuracy=0.5)
     assert analysis.mann_whitney(same, "ticket", "random", ["density"]).p_value.iloc[0] == 1.0
+
+
+def test_trial_counts_lists_every_expected_cell():
+    fig6 = pd.DataFrame([{"protocol": "faithful", "model": m, "density": d, "trial": t, "test_accuracy": 0.9}
+                         for m, d, trials in [("dense", 1.0, range(3)), ("ticket", 0.5, range(2)),
+                                              ("ticket", 0.5, range(2))] for t in trials])
+    table = analysis.trial_counts(fig6, ["faithful", "corrected"], [0.1, 0.5])
+    assert list(table.columns) == [1.0, 0.5, 0.1]
+    assert table.loc[("faithful", "dense"), 1.0] == 3 and math.isnan(table.loc[("faithful", "dense"), 0.5])
+    assert table.loc[("faithful", "ticket"), 0.5] == 2  # trials, not rows: a repeated trial counts once
+    assert table.loc[("faithful", "random"), 0.1] == 0 and table.loc[("corrected", "pruning"), 0.5] == 0
+    assert math.isnan(table.loc[("corrected", "ticket"), 1.0])
+    assert analysis.trial_counts(fig6.iloc[:0], ["faithful"], [0.5]).loc[("faithful", "dense"), 1.0] == 0

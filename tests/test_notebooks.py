@@ -76,6 +76,9 @@ def test_our_experiments_glued_numbers_match_the_store(executed):
     tests2 = analysis.mann_whitney(fig6[fig6.protocol == "corrected"], "ticket", "random", ["density"])
     assert values["our_significant"] == int((tests.p_value < 0.05).sum() + (tests2.p_value < 0.05).sum())
     assert values["our_trials_min"] == values["our_trials_max"] == defaults["TRIALS"]
+    cells = 2 * (1 + 3 * len(defaults["DENSITIES"]))
+    assert values["our_cells_total"] == cells
+    assert values["our_cells_complete"] == (cells if defaults["TRIALS"] >= 5 else 0)
     pruning_runs = [r for r in runs if r.config["role"] == "pruning"]
     curves = [figures.seed_fig7([r], r.config["density"]).assign(density=r.config["density"]) for r in pruning_runs]
     collapse = analysis.collapses(pd.concat(curves, ignore_index=True))
