@@ -110,6 +110,23 @@ def _sweep_seed(args):
                       batch_size=args.batch_size)
 
 
+def _sweep_status(args):
+    from lth import analysis, figures, seed_protocol
+
+    trials = range(args.trials)
+    runs = seed_protocol.stored_runs(seed_protocol.PROTOCOLS, seed_protocol.DENSITIES, range(max(args.trials, 10)),
+                                     args.epochs)
+    table = analysis.trial_counts(figures.seed_fig6(runs), seed_protocol.PROTOCOLS, seed_protocol.DENSITIES)
+    print(f"trials stored per cell ({args.epochs} epochs, batch {seed_protocol.BATCH_SIZE}):")
+    print(table.astype("Int64").to_string())
+    complete = int((table >= args.trials).sum().sum())
+    hours, missing = seed_protocol.remaining_hours(runs, trials=trials)
+    cost = (f"about {hours:.1f} machine-hours at the stored runs' mean cost" if runs
+            else "no stored run yet to estimate their cost by")
+    print(f"{complete} of {int(table.notna().sum().sum())} cells hold {args.trials} trials or more; "
+          f"{missing} runs missing, {cost}")
+
+
 def _figures(args):
     from lth import figures
 
@@ -168,6 +185,11 @@ def build_parser():
     sweep.add_argument("--dask", default="", help="'local' for a local Dask cluster, or a scheduler address")
     sweep.add_argument("--workers", type=int, default=1, help="local Dask cluster processes (default 1)")
     sweep.set_defaults(func=_sweep_seed)
+
+    status = sub.add_parser("sweep-status", help="trials stored per cell of the seed experiment, and what is left")
+    status.add_argument("--trials", type=int, default=5, help="the target per cell (default 5)")
+    status.add_argument("--epochs", type=int, default=500)
+    status.set_defaults(func=_sweep_status)
 
     figs = sub.add_parser("figures", help="regenerate results/figures/seed-fig6.csv and seed-fig7.csv")
     figs.add_argument("--epochs", type=int, default=500)

@@ -278,18 +278,51 @@ def describe_scale(runs, epochs: int, subset) -> str:
             f"{len(trials)} trial{'s' if len(trials) != 1 else ''}")
 
 
-def compute_hours(runs) -> float:
-    """Machine time of the runs in hours: each run's share of its training group's time.
+def _machine_hours(run) -> float:
+    """A run's share of its training group's machine time, in hours.
 
     The group's process CPU time over the machine's cores where it was recorded (a paused
     or crowded sweep does not inflate it), else its wall time (older runs).
     """
-    def share(r):
-        p = r.provenance
-        seconds = p["cpu_time_s"] / (p.get("cpu_count") or 1) if "cpu_time_s" in p else p["wall_time_s"]
-        return seconds / p.get("group_size", 8)
+    p = run.provenance
+    seconds = p["cpu_time_s"] / (p.get("cpu_count") or 1) if "cpu_time_s" in p else p["wall_time_s"]
+    return seconds / p.get("group_size", 8) / 3600
 
-    return sum(share(r) for r in runs) / 3600
+
+def compute_hours(runs) -> float:
+    """Machine time of the runs in hours (see :func:`_machine_hours`)."""
+    return sum(_machine_hours(r) for r in runs)
+
+
+def remaining_hours(runs, protocols=PROTOCOLS, densities=DENSITIES, trials=range(5)) -> tuple[float, int]:
+    """Estimated machine hours to fill every cell to ``trials``, and the number of runs missing.
+
+    Each missing run is costed at the mean of the stored runs of its protocol and role (of its
+    role under any protocol if none; of all stored runs if its role has none either). Runs that
+    recorded their CPU time are preferred: older runs only have wall time, which counts pauses.
+    """
+    def mean(values):
+        return sum(values) / len(values) if values else None
+
+    have = {(r.config["protocol"], r.config["role"], r.config["density"], r.config["trial"]) for r in runs}
+    timed = {(r.config["protocol"], r.config["role"]) for r in runs if "cpu_time_s" in r.provenance}
+    cost = {}
+    for r in runs:
+        key = (r.config["protocol"], r.config["role"])
+        if key not in timed or "cpu_time_s" in r.provenance:
+            cost.setdefault(key, []).append(_machine_hours(r))
+    overall = mean([h for hours in cost.values() for h in hours]) or 0.0
+    wanted = [(p, "dense", None, t) for p in protocols for t in trials]
+    wanted += [(p, role, float(d), t) for p in protocols for t in trials for d in densities
+               for role in ("pruning", "ticket", "random")]
+    missing = [w for w in wanted if w not in have]
+    total = 0.0
+    for protocol, role, _, _ in missing:
+        estimate = mean(cost.get((protocol, role), []))
+        if estimate is None:
+            estimate = mean([h for (p, r), hours in cost.items() if r == role for h in hours])
+        total += overall if estimate is None else estimate
+    return total, len(missing)
 
 
 def mask_changes(runs) -> float:

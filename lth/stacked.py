@@ -11,7 +11,9 @@ gradient of network k's own loss; Adam and SGD with momentum act element by
 element, so one optimiser over the stacked variables takes exactly the K
 separate optimiser steps. Masks are re-applied after each step, so pruned
 weights are exactly zero in every forward pass (as with TF-MOT's wrappers,
-whose weight-mask op zeroes them before each call).
+whose weight-mask op zeroes them before each call). A convolution followed by a
+2x2 max-pool with ReLU (or no activation) pools before its bias and activation:
+the same values, and a quarter of the element-wise work on the largest tensors.
 
 Only what the book's small networks need is supported: ``Sequential`` models
 of Flatten, Dense, Conv2D and MaxPool2D layers with element-wise activations,

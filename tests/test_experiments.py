@@ -130,3 +130,34 @@ def test_compute_hours_prefers_cpu_time_over_wall_time():
     old = SimpleNamespace(provenance={"wall_time_s": 3600.0, "group_size": 2})
     assert seed_protocol.compute_hours([paused]) == pytest.approx(0.25)
     assert seed_protocol.compute_hours([paused, old]) == pytest.approx(0.75)
+
+
+def test_remaining_hours_costs_missing_runs_by_their_protocol_and_role():
+    from types import SimpleNamespace
+
+    from lth import seed_protocol
+
+    def run(protocol, role, density, trial, **provenance):
+        return SimpleNamespace(config={"protocol": protocol, "role": role, "density": density, "trial": trial},
+                               provenance={"group_size": 1, **provenance})
+
+    runs = [run("faithful", "dense", None, 0, wall_time_s=3600.0),
+            run("faithful", "pruning", 0.5, 0, wall_time_s=99 * 3600.0),  # untimed: ignored beside a timed run
+            run("faithful", "pruning", 0.5, 1, cpu_time_s=2 * 3600.0, cpu_count=2, wall_time_s=5000.0),
+            run("faithful", "ticket", 0.5, 0, wall_time_s=1800.0)]
+    hours, missing = seed_protocol.remaining_hours(runs, ["faithful", "corrected"], [0.5], trials=range(2))
+    # missing: faithful dense 1, ticket 1, random 2; corrected dense 2, pruning 2, ticket 2, random 2
+    assert missing == 12
+    dense, pruning_h, ticket = 1.0, 1.0, 0.5
+    overall = (dense + pruning_h + ticket) / 3
+    expected = 3 * dense + 2 * pruning_h + 3 * ticket + 2 * overall + 2 * overall
+    assert hours == pytest.approx(expected)
+    assert seed_protocol.remaining_hours([], ["faithful"], [0.5], trials=range(1)) == (0.0, 4)
+
+
+def test_sweep_status_reports_every_cell_of_an_empty_store(store, capsys):
+    from lth import cli
+
+    cli.main(["sweep-status", "--trials", "5"])
+    out = capsys.readouterr().out
+    assert "0 of 44 cells hold 5 trials or more; 220 runs missing, no stored run yet" in out
