@@ -28,38 +28,12 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from lth import pruning, stacked
+from lth import optimizers, pruning, stacked
 from lth.hparams import TrainingHparams
 
 tf.get_logger().setLevel("ERROR")  # retracing notices: expected when models leave a group
 
 EVAL_BATCH = 1000
-
-
-class WarmupStepDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up from 0 over ``warmup`` steps, then ×``gamma`` at each milestone."""
-
-    def __init__(self, peak, warmup=0, milestones=(), gamma=0.1):
-        self.peak, self.warmup, self.milestones, self.gamma = float(peak), int(warmup), tuple(milestones), float(gamma)
-
-    def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        lr = tf.constant(self.peak, tf.float32)
-        if self.warmup > 0:
-            lr *= tf.minimum(1.0, (step + 1.0) / self.warmup)
-        for milestone in self.milestones:
-            lr *= tf.where(step >= milestone, self.gamma, 1.0)
-        return lr
-
-    def get_config(self):
-        return {"peak": self.peak, "warmup": self.warmup, "milestones": list(self.milestones), "gamma": self.gamma}
-
-
-def make_optimizer(hp: TrainingHparams):
-    schedule = WarmupStepDecay(hp.learning_rate, hp.warmup_iterations, hp.lr_milestones, hp.lr_gamma)
-    if hp.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=schedule)
-    return keras.optimizers.SGD(learning_rate=schedule, momentum=hp.momentum)
 
 
 class BatchStream:
@@ -164,7 +138,7 @@ class _Graphs:
                         with tf.GradientTape() as tape:
                             loss, accuracy = _metrics(member.model(xb, training=True), yb)
                         grads = tape.gradient(loss, variables[j])
-                        member.optimizer.apply_gradients(zip(grads, variables[j]))
+                        optimizers.apply_gradients(member.optimizer, grads, variables[j])
                         if member.hold_masks:
                             for weight, mask in member.masked_vars:
                                 weight.assign(weight * mask)
@@ -225,8 +199,8 @@ class _StackedGraphs:
 
     def _restack(self, active: tuple):
         net = stacked.StackedNetwork([self.trainees[i].model for i in active])
-        optimizer = make_optimizer(self.trainees[active[0]].hparams or self.hp)
-        optimizer.jit_compile = True  # tf_keras turns XLA off without a GPU; on this CPU the fused update is faster
+        optimizer = optimizers.make_optimizer(self.trainees[active[0]].hparams or self.hp)
+        optimizer.jit_compile = True  # used only where optimizers.apply_gradients cannot fuse the update
         optimizer.build(net.trainable_variables)
         if self.optimizer is not None:
             keep = [self.active.index(i) for i in active]
@@ -245,7 +219,7 @@ class _StackedGraphs:
                     losses, accuracies = _stacked_metrics(net(tf.gather(x, batch)), tf.gather(y, batch))
                     total = tf.reduce_sum(losses)
                 grads = tape.gradient(total, net.trainable_variables)
-                optimizer.apply_gradients(zip(grads, net.trainable_variables))
+                optimizers.apply_gradients(optimizer, grads, net.trainable_variables)
                 net.apply_masks()
                 totals += tf.stack([losses, accuracies], axis=1)
             return totals / tf.cast(steps, tf.float32)
@@ -334,7 +308,7 @@ def train(trainees: list[Trainee], data, hp: TrainingHparams, on_done=None, prog
     monitors = [_Monitor(t.hparams or hp) for t in trainees]
     results: list[dict | None] = [None] * len(trainees)
     for t in trainees:
-        t.optimizer = make_optimizer(t.hparams or hp)
+        t.optimizer = optimizers.make_optimizer(t.hparams or hp)
         t.optimizer.build(t.model.trainable_variables)
         for layer in t.wrapped:  # what UpdatePruningStep.on_train_begin does
             if int(layer.pruning_step.numpy()) == -1:

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from lth import models, pruning, stacked, training
+from lth import models, optimizers, pruning, stacked, training
 from lth.hparams import TrainingHparams
 
 HP = TrainingHparams(iterations=40, eval_every=20, batch_size=32)
@@ -48,7 +48,7 @@ def test_restacking_carries_optimizer_state(mnist_small, optimizer):
     for engine in ("graph", "stacked"):
         trainees = _trainees("lenet300", k=3, hparams=hp)
         for t in trainees:
-            t.optimizer = training.make_optimizer(hp)
+            t.optimizer = optimizers.make_optimizer(hp)
             t.optimizer.build(t.model.trainable_variables)
             for layer in t.wrapped:
                 layer.pruning_step.assign(0)
@@ -104,3 +104,28 @@ def test_max_pool_moves_before_bias_and_relu_only_when_exact(activation, pools_f
     logits = net(tf.constant(x)).numpy()
     for i, model in enumerate(nets):
         np.testing.assert_allclose(logits[i], model(x[i]).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_fused_update_is_the_optimizers_own_step(optimizer):
+    hp = TrainingHparams(optimizer=optimizer, learning_rate=0.05, momentum=0.9, warmup_iterations=3,
+                         lr_milestones=(4,), lr_gamma=0.5)
+    rng = np.random.default_rng(0)
+    start = [rng.standard_normal((3, 4)).astype("float32"), rng.standard_normal(4).astype("float32")]
+    grads = [[tf.constant(rng.standard_normal(w.shape).astype("float32")) for w in start] for _ in range(6)]
+    finals = []
+    for fused in (False, True):
+        variables = [tf.Variable(w) for w in start]
+        opt = optimizers.make_optimizer(hp)
+        opt.build(variables)
+        assert optimizers.fused_update_applies(opt)
+        for g in grads:
+            if fused:
+                optimizers.apply_gradients(opt, g, variables)
+            else:
+                opt.apply_gradients(zip(g, variables))
+        finals.append(([v.numpy() for v in variables], [v.numpy() for v in opt.variables]))
+    (weights, slots), (fused_weights, fused_slots) = finals
+    for a, b in zip(weights + slots, fused_weights + fused_slots):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert not optimizers.fused_update_applies(keras.optimizers.Adam(amsgrad=True))

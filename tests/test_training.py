@@ -1,6 +1,6 @@
 import numpy as np
 
-from lth import models, pruning, training
+from lth import models, optimizers, pruning, training
 from lth.hparams import TrainingHparams
 
 HP = TrainingHparams(iterations=60, eval_every=30, batch_size=32, best_monitor="val_loss")
@@ -50,7 +50,7 @@ def test_history_and_early_stopping(mnist_small):
 
 
 def test_warmup_and_step_decay():
-    schedule = training.WarmupStepDecay(0.1, warmup=10, milestones=(20, 30), gamma=0.1)
+    schedule = optimizers.WarmupStepDecay(0.1, warmup=10, milestones=(20, 30), gamma=0.1)
     values = [float(schedule(s)) for s in (0, 9, 19, 20, 30)]
     np.testing.assert_allclose(values, [0.01, 0.1, 0.1, 0.01, 0.001], rtol=1e-6)
 

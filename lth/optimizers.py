@@ -1,0 +1,85 @@
+"""Optimisers: the learning-rate schedule, the tf_keras optimisers built from hparams, and their step.
+
+:func:`apply_gradients` takes a tf_keras Adam or SGD step with TensorFlow's fused
+training kernels (one kernel per variable); both training engines step through it.
+"""
+from __future__ import annotations
+
+import lth  # noqa: F401
+import tensorflow as tf
+import tf_keras as keras
+
+from lth.hparams import TrainingHparams
+
+
+class WarmupStepDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up from 0 over ``warmup`` steps, then ×``gamma`` at each milestone."""
+
+    def __init__(self, peak, warmup=0, milestones=(), gamma=0.1):
+        self.peak, self.warmup, self.milestones, self.gamma = float(peak), int(warmup), tuple(milestones), float(gamma)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        lr = tf.constant(self.peak, tf.float32)
+        if self.warmup > 0:
+            lr *= tf.minimum(1.0, (step + 1.0) / self.warmup)
+        for milestone in self.milestones:
+            lr *= tf.where(step >= milestone, self.gamma, 1.0)
+        return lr
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup": self.warmup, "milestones": list(self.milestones), "gamma": self.gamma}
+
+
+def make_optimizer(hp: TrainingHparams):
+    schedule = WarmupStepDecay(hp.learning_rate, hp.warmup_iterations, hp.lr_milestones, hp.lr_gamma)
+    if hp.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=schedule)
+    return keras.optimizers.SGD(learning_rate=schedule, momentum=hp.momentum)
+
+
+def fused_update_applies(optimizer) -> bool:
+    """Whether :func:`apply_gradients` can take ``optimizer``'s step with TensorFlow's fused kernels."""
+    plain = (getattr(optimizer, "weight_decay", None) is None and not optimizer.use_ema
+             and optimizer.clipnorm is None and optimizer.global_clipnorm is None and optimizer.clipvalue is None)
+    if isinstance(optimizer, keras.optimizers.Adam):
+        return plain and not optimizer.amsgrad and not optimizer.adaptive_epsilon
+    if isinstance(optimizer, keras.optimizers.SGD):
+        return plain and not optimizer.nesterov
+    return False
+
+
+def apply_gradients(optimizer, grads, variables) -> None:
+    """One step of a built tf_keras Adam or SGD optimiser, one fused kernel per variable.
+
+    ``ResourceApplyAdam`` and ``ResourceApplyKerasMomentum`` compute exactly the
+    optimisers' ``update_step`` (same formulas, same slot variables, the learning
+    rate schedule read at the current iteration), in one kernel instead of a chain
+    of element-wise ops; on these small networks that chain costs more than the
+    matmuls. Optimisers this does not cover (:func:`fused_update_applies`) take
+    their own ``apply_gradients``.
+    """
+    if not fused_update_applies(optimizer):
+        optimizer.apply_gradients(zip(grads, variables))
+        return
+    rate = optimizer._learning_rate
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+        rate = rate(optimizer.iterations)
+    lr = tf.cast(rate, tf.float32)
+    if isinstance(optimizer, keras.optimizers.Adam):
+        step = tf.cast(optimizer.iterations + 1, tf.float32)
+        beta_1_power, beta_2_power = tf.pow(optimizer.beta_1, step), tf.pow(optimizer.beta_2, step)
+        for grad, variable in zip(grads, variables):
+            index = optimizer._index_dict[optimizer._var_key(variable)]
+            tf.raw_ops.ResourceApplyAdam(var=variable.handle, m=optimizer._momentums[index].handle,
+                                         v=optimizer._velocities[index].handle, beta1_power=beta_1_power,
+                                         beta2_power=beta_2_power, lr=lr, beta1=tf.constant(optimizer.beta_1),
+                                         beta2=tf.constant(optimizer.beta_2), epsilon=tf.constant(optimizer.epsilon),
+                                         grad=grad)
+    else:
+        momentum = tf.constant(float(optimizer.momentum))
+        for grad, variable in zip(grads, variables):
+            index = optimizer._index_dict[optimizer._var_key(variable)]
+            tf.raw_ops.ResourceApplyKerasMomentum(var=variable.handle, accum=optimizer.momentums[index].handle, lr=lr,
+                                                  grad=grad, momentum=momentum)
+    optimizer.iterations.assign_add(1)
