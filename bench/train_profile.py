@@ -7,7 +7,7 @@ engine, profiles ``--steps`` training steps after a warm-up interval, and adds u
 *exclusive* time (an enclosing event minus the events nested in it) per training step, summed
 over TensorFlow's two compute threads (so the sum can exceed the wall time per step when ops
 overlap). Ops are grouped: convolutions (forward, input and filter gradients), dense matmuls,
-max-pooling, optimiser (the XLA-compiled update), and everything else (element-wise ops,
+max-pooling, optimiser (the fused update kernels, or XLA where used), and everything else (element-wise ops,
 transposes, gathers, the executor's own work). It also prints the wall time per step and the
 arithmetic floor per step (training FLOPs / numpy matmul rate), as in train_speed.py.
 Results: results/bench/train_profile.json. Run it on an otherwise idle machine.
@@ -42,8 +42,8 @@ def category(op: str) -> str:
         return "dense matmuls"
     if "MaxPool" in op:
         return "max-pooling"
-    if op in XLA_EVENTS or "fusion" in op:
-        return "optimiser (XLA)"
+    if op.startswith("ResourceApply") or op in XLA_EVENTS or "fusion" in op:
+        return "optimiser"
     return "other"
 
 

@@ -1,0 +1,33 @@
+"""The profile reader of bench/train_profile.py: exclusive op times from a TensorFlow XSpace."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+import train_profile  # noqa: E402
+
+
+def test_exclusive_times_subtract_nested_events(tmp_path):
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    space = xplane_pb2.XSpace()
+    plane = space.planes.add()
+    for i, name in enumerate(["Process", "_MklNativeConv2D", "BiasAdd", "_MklMatMul", "Record"], start=1):
+        plane.event_metadata[i].name = name
+    compute = plane.lines.add(name="tf_Compute/1")
+    for meta, start, length in [(1, 0, 100), (2, 10, 40), (3, 20, 5), (4, 60, 20), (5, 61, 1)]:
+        compute.events.add(metadata_id=meta, offset_ps=start, duration_ps=length)
+    other = plane.lines.add(name="python")  # not a compute thread: left out
+    other.events.add(metadata_id=2, offset_ps=0, duration_ps=1000)
+    file = tmp_path / "host.xplane.pb"
+    file.write_bytes(space.SerializeToString())
+    times = train_profile.exclusive_times(str(file))
+    assert times == {"Process": 40.0, "_MklNativeConv2D": 35.0, "BiasAdd": 5.0, "_MklMatMul": 19.0}
+
+
+def test_op_categories():
+    assert train_profile.category("_MklNativeConv2DBackpropInput") == "convolutions"
+    assert train_profile.category("_MklBatchMatMulV2") == "dense matmuls"
+    assert train_profile.category("_MklNativeMaxPoolGrad") == "max-pooling"
+    assert train_profile.category("ResourceApplyAdam") == "optimiser"
+    assert train_profile.category("_MklTranspose") == "other"
