@@ -31,3 +31,23 @@ def test_op_categories():
     assert train_profile.category("_MklNativeMaxPoolGrad") == "max-pooling"
     assert train_profile.category("ResourceApplyAdam") == "optimiser"
     assert train_profile.category("_MklTranspose") == "other"
+
+
+def test_measure_keeps_the_fastest_of_interleaved_repeats():
+    import train_speed
+
+    calls = []
+    times = {("keras_fit", 1): [3.0, 2.0, 4.0], ("lth_multi", 4): [1.5, 1.0, 1.2]}
+
+    def runner(path, model_name, batch, k, steps, warmup, engine):
+        calls.append(path)
+        return {"seconds_per_model_epoch": times[(path, k)].pop(0), "test_accuracies": [0.9]}
+
+    plan = [("keras_fit", 1, "-"), ("lth_multi", 4, "stacked")]
+    rows = train_speed.measure(plan, "lenet5", 32, 100, 100, repeats=3, runner=runner)
+    assert calls == ["keras_fit", "lth_multi"] * 3  # interleaved, not one path three times in a row
+    assert [r["seconds_per_model_epoch"] for r in rows] == [2.0, 1.0]
+    assert all(r["repeats"] == 3 and "test_accuracies" not in r for r in rows)
+    failed = train_speed.measure([("torch", 1, "-")], "lenet5", 32, 100, 100, repeats=1,
+                                 runner=lambda *a: {"error": "no torch"})
+    assert failed[0]["error"] == "no torch"
