@@ -28,7 +28,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import train_speed  # noqa: E402  (the cases, the FLOP count and the matmul rate)
+import train_speed  # noqa: E402  (the cases, the networks, the FLOP count and the matmul rate)
 
 K = 4
 XLA_EVENTS = {"Start", "ExecuteAsyncOnStream", "BlockUntilReady", "Done"}
@@ -77,18 +77,10 @@ def exclusive_times(xspace_file: str) -> dict:
 def profile_case(model_name: str, batch: int, steps: int, warmup: int) -> dict:
     import tensorflow as tf
 
-    from lth import data as datasets
-    from lth import models, pruning, training
+    from lth import training
     from lth.hparams import TrainingHparams
 
-    full = datasets.load("mnist", validation="test")
-    ds = datasets.Dataset(full.name, full.train, datasets.Split(full.test.x[:1000], full.test.y[:1000]), full.test,
-                          full.scale)
-    trainees = []
-    for i in range(K):
-        net = models.build(model_name, seed=i)
-        wrapped = pruning.wrap_at_density(net, models.prunable_layers(model_name, net), train_speed.DENSITY)
-        trainees.append(training.Trainee(wrapped, seed=i, hold_masks=True))
+    ds, trainees = train_speed.masked_trainees(model_name, K)
     hp = TrainingHparams(learning_rate=1e-3, batch_size=batch, iterations=warmup + steps, eval_every=warmup,
                          best_monitor="none")
     logdir = tempfile.mkdtemp(prefix="lth-profile-")

@@ -125,10 +125,10 @@ def child_parity_lth(model_name, batch, k, steps, warmup):
     return 0.0, [r["test_accuracy"] for r in training.train(trainees, ds, hp)]
 
 
-def child_lth(model_name, batch, k, steps, warmup, engine="graph"):
+def masked_trainees(model_name, k):
+    """MNIST with 1,000 test images as validation, and ``k`` networks (seeds 0..k-1) masked at DENSITY."""
     from lth import data as datasets
     from lth import models, pruning, training
-    from lth.hparams import TrainingHparams
 
     full = _mnist()
     ds = datasets.Dataset(full.name, full.train, datasets.Split(full.test.x[:1000], full.test.y[:1000]), full.test,
@@ -138,6 +138,14 @@ def child_lth(model_name, batch, k, steps, warmup, engine="graph"):
         net = models.build(model_name, seed=i)
         wrapped = pruning.wrap_at_density(net, models.prunable_layers(model_name, net), DENSITY)
         trainees.append(training.Trainee(wrapped, seed=i, hold_masks=True))
+    return ds, trainees
+
+
+def child_lth(model_name, batch, k, steps, warmup, engine="graph"):
+    from lth import training
+    from lth.hparams import TrainingHparams
+
+    ds, trainees = masked_trainees(model_name, k)
     stamps = []
     hp = TrainingHparams(learning_rate=1e-3, batch_size=batch, iterations=warmup + steps, eval_every=warmup,
                          best_monitor="none")
@@ -284,14 +292,16 @@ def measure(plan, model_name, batch, steps, warmup, repeats=1, runner=None):
     hits every path rather than one; the minimum is the run least disturbed by it.
     """
     runner = runner or run_child
+
+    def seconds(result):  # a failed run (an "error" row) is slower than any finished one
+        return result.get("seconds_per_model_epoch", float("inf"))
+
     best = {}
     for _ in range(repeats):
         for path, k, engine in plan:
             result = runner(path, model_name, batch, k, steps, warmup, engine)
             result.pop("test_accuracies", None)
-            seconds = result.get("seconds_per_model_epoch", float("inf"))
-            if (path, k, engine) not in best or seconds < best[(path, k, engine)].get("seconds_per_model_epoch",
-                                                                                        float("inf")):
+            if (path, k, engine) not in best or seconds(result) < seconds(best[(path, k, engine)]):
                 best[(path, k, engine)] = result
     return [{"model": model_name, "batch": batch, "path": path, "k": k, "engine": engine,
              **best[(path, k, engine)], "repeats": repeats} for path, k, engine in plan]

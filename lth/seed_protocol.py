@@ -176,10 +176,16 @@ def stored_runs(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epoch
                 store=None, batch_size=BATCH_SIZE) -> list:
     """The stored runs of these cells (missing ones left out)."""
     store = store or ResultsStore()
-    configs = [config(p, "dense", t, epochs, None, subset, batch_size) for p in protocols for t in trials]
-    configs += [config(p, role, t, epochs, d, subset, batch_size) for p in protocols for t in trials for d in densities
-                for role in ("pruning", "ticket", "random")]
+    configs = [config(p, role, t, epochs, d, subset, batch_size)
+               for p, role, d, t in _cells(protocols, densities, trials)]
     return [run for c in configs if (run := store.load("seed_protocol", c)) is not None]
+
+
+def _cells(protocols, densities, trials) -> list[tuple]:
+    """Every run of the experiment as (protocol, role, density, trial); density None for the dense model."""
+    cells = [(p, "dense", None, t) for p in protocols for t in trials]
+    return cells + [(p, role, float(d), t) for p in protocols for t in trials for d in densities
+                    for role in ("pruning", "ticket", "random")]
 
 
 def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, subset=None, store=None,
@@ -312,10 +318,7 @@ def remaining_hours(runs, protocols=PROTOCOLS, densities=DENSITIES, trials=range
         if key not in timed or "cpu_time_s" in r.provenance:
             cost.setdefault(key, []).append(_machine_hours(r))
     overall = mean([h for hours in cost.values() for h in hours]) or 0.0
-    wanted = [(p, "dense", None, t) for p in protocols for t in trials]
-    wanted += [(p, role, float(d), t) for p in protocols for t in trials for d in densities
-               for role in ("pruning", "ticket", "random")]
-    missing = [w for w in wanted if w not in have]
+    missing = [cell for cell in _cells(protocols, densities, trials) if cell not in have]
     total = 0.0
     for protocol, role, _, _ in missing:
         estimate = mean(cost.get((protocol, role), []))
