@@ -183,7 +183,7 @@ def build_parser():
     sweep.add_argument("--batch-size", type=int, default=600,
                        help="images per step (default 600, what the authors' code ran; 32 for the comparison)")
     sweep.add_argument("--dask", default="", help="'local' for a local Dask cluster, or a scheduler address")
-    sweep.add_argument("--workers", type=int, default=1, help="local Dask cluster processes (default 1)")
+    sweep.add_argument("--workers", type=int, default=1, help="local Dask cluster processes, each with an equal share of the cores (default 1)")
     sweep.set_defaults(func=_sweep_seed)
 
     status = sub.add_parser("sweep-status", help="trials stored per cell of the seed experiment, and what is left")

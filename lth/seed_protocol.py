@@ -188,33 +188,69 @@ def _cells(protocols, densities, trials) -> list[tuple]:
                     for role in ("pruning", "ticket", "random")]
 
 
+def tasks(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5)) -> list[tuple]:
+    """The experiment as independent tasks ``(protocol, trial, density)``, in sweep order.
+
+    ``density`` None is the dense model; otherwise the task trains the pruning network
+    and then its ticket and random re-initialisation (which need its masks). Per trial:
+    both dense models, then per density the two protocols side by side, so whole cells
+    fill early.
+    """
+    out = []
+    for trial in trials:
+        out += [(protocol, trial, None) for protocol in protocols]
+        out += [(protocol, trial, float(d)) for d in densities for protocol in protocols]
+    return out
+
+
+def run_task(protocol, trial, density, epochs=500, subset=None, store=None, group_size=2,
+             batch_size=BATCH_SIZE, progress=None) -> None:
+    """Train whatever of one task (see :func:`tasks`) is not stored yet."""
+    store = store or ResultsStore()
+    if density is None:
+        batch = jobs([protocol], [], [trial], epochs, subset, store, stage=1, batch_size=batch_size)
+        run_jobs(batch, store, group_size, progress)
+        return
+    for stage in (1, 2):
+        batch = jobs([protocol], [density], [trial], epochs, subset, store, stage=stage, batch_size=batch_size)
+        run_jobs(batch[1:] if stage == 1 else batch, store, group_size, progress)  # stage 1 lists the dense first
+
+
+def _remote_task(task, epochs, subset, root, group_size, batch_size) -> list[str]:
+    """A Dask task: one :func:`run_task` into the store at ``root``; returns its progress messages."""
+    messages = []
+    run_task(*task, epochs=epochs, subset=subset, store=ResultsStore(root), group_size=group_size,
+             batch_size=batch_size, progress=messages.append)
+    return messages
+
+
 def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, subset=None, store=None,
         group_size=2, progress=None, client=None, batch_size=BATCH_SIZE) -> list:
     """Run (or resume) the whole experiment; returns every stored run.
 
-    The order fills whole cells early and keeps the protocols side by side: for
-    each trial, the dense model of each protocol; then per density, the pruning
-    network of each protocol followed by its ticket and random re-initialisation
-    (trained together, ``group_size`` at a time).
+    The work is split into independent :func:`tasks`, run in order here or, with a Dask
+    ``client``, as many at once as the cluster has workers (earlier tasks first). A
+    task's ticket and random re-initialisation train together, ``group_size`` at a time.
     """
     store = store or ResultsStore()
     for protocol in protocols:
         check(protocol)
     for d in densities:
         pruning.check_density(d)
-    for trial in trials:
-        def each_protocol(density_list, stage):
-            for protocol in protocols:
-                batch = jobs(protocols=[protocol], trials=[trial], epochs=epochs, subset=subset, store=store,
-                             densities=density_list, stage=stage, batch_size=batch_size)
-                if stage == 1 and density_list:
-                    batch = batch[1:]  # the dense model was run first
-                run_jobs(batch, store, group_size, progress, client)
+    todo = tasks(protocols, densities, trials)
+    if client is None:
+        for task in todo:
+            run_task(*task, epochs=epochs, subset=subset, store=store, group_size=group_size,
+                     batch_size=batch_size, progress=progress)
+    else:
+        from dask.distributed import as_completed
 
-        each_protocol([], 1)
-        for density in densities:
-            each_protocol([density], 1)
-            each_protocol([density], 2)
+        futures = [client.submit(_remote_task, task, epochs, subset, str(store.root), group_size, batch_size,
+                                 pure=False, priority=len(todo) - i) for i, task in enumerate(todo)]
+        for future in as_completed(futures):
+            for message in future.result():
+                if progress:
+                    progress(message)
     return stored_runs(protocols, densities, trials, epochs, subset, store, batch_size)
 
 

@@ -95,6 +95,7 @@ def provenance(seed=None, wall_time_s=None) -> dict:
         "packages": versions, "python": sys.version.split()[0],
         "seed": seed, "wall_time_s": None if wall_time_s is None else round(float(wall_time_s), 3),
         "host_cpu": _cpu(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
+        "tf_intra_op_threads": int(os.environ.get("TF_NUM_INTRAOP_THREADS") or 0) or None,
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

@@ -2,6 +2,11 @@
 # Run (or resume) the seed paper's experiment at published scale in the background.
 # Usage: scripts/seed_sweep.sh [TRIALS] ; log in results/logs/seed_sweep.log
 #
+# It runs one single-threaded Dask worker per core (WORKERS=n to change), each training one
+# independent task (a dense model, or a pruning network and then its retrainings) at a time:
+# on 2 cores that trains more networks per hour than one process on both cores
+# (bench/sweep_layout.py measures it).
+#
 # The sweep runs from a snapshot of the committed code (a detached git worktree of HEAD
 # under $TMPDIR), so editing lth/ while it runs cannot change it: TensorFlow's AutoGraph
 # re-reads source files whenever it traces a new function. Results and data stay in
@@ -16,7 +21,8 @@ if [ ! -d "$snapshot" ]; then
   git worktree add --detach --force "$snapshot" HEAD > /dev/null
 fi
 cd "$snapshot"
-LTH_RESULTS_DIR="$root/results" LTH_DATA_DIR="$root/data" \
+PYTHONPATH="$snapshot" LTH_RESULTS_DIR="$root/results" LTH_DATA_DIR="$root/data" \
   nohup "$root/.venv/bin/python" -m lth sweep-seed --trials "${1:-10}" --epochs 500 \
+    --dask local --workers "${WORKERS:-$(nproc)}" \
   >> "$root/results/logs/seed_sweep.log" 2>&1 &
 echo "sweep started (pid $!) from $snapshot, log: results/logs/seed_sweep.log"

@@ -43,6 +43,7 @@ CASES = [
     (lambda: experiments.Lottery(DatasetHparams(), ModelHparams(), TrainingHparams(), PruningHparams(), 0)
      .config(1, "golden"), ValueError, "golden"),
     (lambda: experiments.run_jobs([], group_size=0), ValueError, "group_size"),
+    (lambda: experiments.dask_client("local", workers=0), ValueError, "got 0"),
     (lambda: seed_protocol.config("faithful", "ticket", 0, 500, 0.1, batch_size=-32), ValueError, "-32"),
     (lambda: seed_protocol.config("faithful", "ticket", 0, 500, 0.1, batch_size=32.0), TypeError, "32.0"),
 ]

@@ -1,4 +1,4 @@
-"""The profile reader of bench/train_profile.py: exclusive op times from a TensorFlow XSpace."""
+"""The benchmark scripts: the profile reader of bench/train_profile.py, and bench/sweep_layout.py."""
 import sys
 from pathlib import Path
 
@@ -51,3 +51,16 @@ def test_measure_keeps_the_fastest_of_interleaved_repeats():
     failed = train_speed.measure([("torch", 1, "-")], "lenet5", 32, 100, 100, repeats=1,
                                  runner=lambda *a: {"error": "no torch"})
     assert failed[0]["error"] == "no torch"
+
+
+def test_sweep_layout_times_the_seed_pruning_network(capsys):
+    import json
+
+    import pytest
+    import sweep_layout
+
+    with pytest.raises(SystemExit, match="at least 3, got 2"):
+        sweep_layout.main(["--epochs", "2"])
+    sweep_layout.child(3)
+    timing = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert timing["epochs_timed"] == 2 and timing["seconds_per_epoch"] > 0

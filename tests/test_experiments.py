@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -68,7 +70,7 @@ def test_derive_seed_is_stable():
 
 
 def test_seed_sweep_keeps_protocols_side_by_side(store, monkeypatch):
-    """Per trial: both dense models, then per density both pruning networks before any retraining."""
+    """Per trial: both dense models, then per density each protocol's pruning network and its retraining."""
     from lth import seed_protocol
 
     order = []
@@ -82,8 +84,30 @@ def test_seed_sweep_keeps_protocols_side_by_side(store, monkeypatch):
     runs = seed_protocol.run(densities=[0.5, 0.2], trials=[0], epochs=1, subset=1200, store=store)
     assert len(runs) == 2 + 2 * 2 * 3
     assert order == [("faithful", "dense", None), ("corrected", "dense", None)] + [
-        (p, role, d) for d in (0.5, 0.2) for stage in (("pruning",), ("ticket", "random"))
-        for p in ("faithful", "corrected") for role in stage]
+        (p, role, d) for d in (0.5, 0.2) for p in ("faithful", "corrected") for role in ("pruning", "ticket", "random")]
+    assert seed_protocol.tasks(densities=[0.5], trials=[0, 1])[:4] == [
+        ("faithful", 0, None), ("corrected", 0, None), ("faithful", 0, 0.5), ("corrected", 0, 0.5)]
+
+
+def test_seed_sweep_on_two_dask_workers_stores_every_run(store, tmp_path):
+    """Two single-threaded local workers run independent tasks at once into one store."""
+    pytest.importorskip("dask.distributed")
+    from lth import seed_protocol
+    from lth.store import ResultsStore
+
+    local = seed_protocol.run(["faithful"], [0.5, 0.2], [0], epochs=1, subset=1200, store=store)
+    remote_store = ResultsStore(tmp_path / "dask")
+    client = experiments.dask_client("local", workers=2)
+    try:
+        messages = []
+        remote = seed_protocol.run(["faithful"], [0.5, 0.2], [0], epochs=1, subset=1200, store=remote_store,
+                                   client=client, progress=messages.append)
+    finally:
+        client.close()
+    assert [r.path.name for r in remote] == [r.path.name for r in local]
+    assert len(messages) == len(remote) == 1 + 2 * 3
+    assert {r.provenance["tf_intra_op_threads"] for r in remote} == {max(1, (os.cpu_count() or 1) // 2)}
+    assert remote_store.check() == []
 
 
 def test_keras_infers_the_seed_batch_size():
