@@ -8,7 +8,8 @@ Each path runs in its own subprocess (so its peak resident memory is its own), t
 from the same seed for the same number of steps, then reports seconds per model-epoch
 (one pass over the 60,000 MNIST training images, tracing excluded) and its final test
 accuracy. lth's K-model path is measured with both engines (``stacked``: one stacked
-network; ``graph``: K sub-graphs of one function). The floor is the training FLOPs of
+network; ``graph``: K sub-graphs of one function), and with the K networks split over one
+single-threaded stacked process per core (``stacked xN``, as a local Dask cluster runs them). The floor is the training FLOPs of
 an epoch divided by the float32 matmul rate numpy reaches in the same run.
 
 Accuracy parity: plain ``fit`` and lth's default engine each train the unpruned network
@@ -221,6 +222,11 @@ PARITY_SEEDS = 8
 
 
 def run_child(path, model_name, batch, k, steps, warmup, engine="graph"):
+    """One measurement in a fresh subprocess; ``engine`` "stacked xN" splits the K networks over N
+    concurrent processes, each with TensorFlow on an equal share of the cores."""
+    processes = int(engine.split(" x")[1]) if " x" in engine else 1
+    if processes > 1:
+        return _run_processes(path, model_name, batch, k, steps, warmup, engine.split(" x")[0], processes)
     command = [sys.executable, __file__, "--child", path, model_name, str(batch), str(k), str(steps), str(warmup),
                engine]
     out = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=ROOT)
@@ -228,6 +234,31 @@ def run_child(path, model_name, batch, k, steps, warmup, engine="graph"):
     if out.returncode != 0 or not lines:
         return {"error": (out.stderr or out.stdout)[-600:]}
     return json.loads(lines[-1])
+
+
+def _run_processes(path, model_name, batch, k, steps, warmup, engine, processes):
+    """K networks as ``processes`` concurrent subprocesses of K / processes networks each (what a local
+    Dask cluster of that many workers runs). Seconds per model-epoch: the slowest process's seconds per
+    epoch over K; memory: the processes' peaks added up."""
+    if k % processes:
+        return {"error": f"K = {k} does not split over {processes} processes"}
+    threads = str(max(1, (os.cpu_count() or 1) // processes))
+    env = os.environ | {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": threads}
+    command = [sys.executable, __file__, "--child", path, model_name, str(batch), str(k // processes), str(steps),
+               str(warmup), engine]
+    children = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                                 env=env) for _ in range(processes)]
+    results = []
+    for child in children:
+        stdout, stderr = child.communicate(timeout=3600)
+        lines = [line for line in stdout.splitlines() if line.startswith("{")]
+        if child.returncode != 0 or not lines:
+            return {"error": (stderr or stdout)[-600:]}
+        results.append(json.loads(lines[-1]))
+    accuracies = [a for r in results for a in r["test_accuracies"]]
+    return {"seconds_per_model_epoch": max(r["seconds_per_model_epoch"] for r in results) / processes,
+            "peak_rss_mib": sum(r["peak_rss_mib"] for r in results),
+            "final_test_accuracy": float(np.mean(accuracies)), "test_accuracies": accuracies}
 
 
 def main():
@@ -266,6 +297,9 @@ def main():
         warmup = 100
         plan = [("keras_fit", 1, "-"), ("lth_single", 1, "graph")]
         plan += [("lth_multi", k, engine) for engine in ("stacked", "graph") for k in ks if (engine, k) != ("graph", 1)]
+        cores = os.cpu_count() or 1
+        if cores > 1:  # one single-threaded process per core, as `sweep-seed --dask local --workers N` runs
+            plan += [("lth_multi", k, f"stacked x{cores}") for k in ks if k >= cores and k % cores == 0]
         plan += [("torch", 1, "-")] if have_torch else []
         for row in measure(plan, model_name, batch, steps, warmup, args.repeats):
             rows.append(row)
@@ -322,10 +356,10 @@ def accuracy_parity(model_name, batch, epoch_steps):
 
 
 def print_report(rows, parity=()):
-    print(f"\n{'model':<9}{'batch':>6} {'path':<11}{'engine':<8}{'K':>3} {'s/model-epoch':>14} {'peak MiB':>9} "
+    print(f"\n{'model':<9}{'batch':>6} {'path':<11}{'engine':<11}{'K':>3} {'s/model-epoch':>14} {'peak MiB':>9} "
           f"{'test acc':>9}")
     for r in rows:
-        head = f"{r['model']:<9}{r['batch']:>6} {r['path']:<11}{r.get('engine', '-'):<8}{r['k']:>3}"
+        head = f"{r['model']:<9}{r['batch']:>6} {r['path']:<11}{r.get('engine', '-'):<11}{r['k']:>3}"
         if "error" in r:
             print(f"{head}  ERROR {r['error'][-200:]}")
             continue

@@ -64,3 +64,12 @@ def test_sweep_layout_times_the_seed_pruning_network(capsys):
     sweep_layout.child(3)
     timing = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert timing["epochs_timed"] == 2 and timing["seconds_per_epoch"] > 0
+
+
+def test_train_speed_splits_k_networks_over_processes():
+    import train_speed
+
+    assert "does not split" in train_speed.run_child("lth_multi", "lenet300", 60, 3, 100, 100, "stacked x2")["error"]
+    row = train_speed.run_child("lth_multi", "lenet300", 60, 2, 100, 100, "stacked x2")
+    assert "error" not in row, row.get("error")
+    assert len(row["test_accuracies"]) == 2 and row["seconds_per_model_epoch"] > 0 and row["peak_rss_mib"] > 0
