@@ -1,21 +1,23 @@
-"""How to lay the seed sweep out on this machine: one process using every core, or one single-threaded process per core.
+"""How to lay the seed sweep out on this machine: processes, threads, and networks stacked per process.
 
-    .venv/bin/python bench/sweep_layout.py              # ~3 minutes on 2 cores; run it on an idle machine
+    .venv/bin/python bench/sweep_layout.py              # ~5 minutes on 2 cores; run it on an idle machine
 
-The seed sweep's cost is the pruning network: LeNet-5-like, batches of 600, 500 epochs of 100
-steps, one network at a time (its masks change during training, so it does not stack). At that
-batch size one network is compute-bound, yet TensorFlow's two threads do not keep two cores
-busy. This script trains that network (the faithful protocol's, at 50 % density, on full MNIST)
-for ``--epochs`` epochs in each layout, with the processes of a layout running at once:
+The seed sweep's cost is the pruning networks: LeNet-5-like, batches of 600, 500 epochs of 100
+steps. At that batch size one network is compute-bound, yet TensorFlow's two threads do not keep
+two cores busy. This script trains the faithful protocol's pruning network (50 % density, full
+MNIST) for ``--epochs`` epochs in each layout, the processes of a layout running at once:
 
-* ``1 x all``: one process, TensorFlow on every core (what ``sweep-seed`` does without Dask);
-* ``N x 1``: N = cores processes with one TensorFlow thread each (``sweep-seed --dask local
-  --workers N``, which ``scripts/seed_sweep.sh`` uses).
+* ``1 x all, 1 net``: one process, TensorFlow on every core, one network (``sweep-seed`` without
+  Dask, one trial per task);
+* ``N x 1, 1 net``: N = cores processes with one TensorFlow thread each, one network each
+  (``--dask local --workers N --trials-per-task 1``);
+* ``N x 1, 2 nets``: the same, each process training two trials' pruning networks as one stack
+  (:mod:`lth.stacked`; ``--trials-per-task 2``, what ``scripts/seed_sweep.sh`` runs).
 
-Each process times its own training loop (imports, data loading and graph tracing excluded
-by timing from the end of the first epoch). A layout's cost is seconds per model-epoch: its
-slowest process's time per epoch divided by its number of processes. It prints the speed-up
-of the N x 1 layout and writes results/bench/sweep_layout.json.
+Each process times its own training loop (imports, data loading and graph tracing excluded by
+timing from the end of the first epoch). A layout's cost is seconds per model-epoch: its slowest
+process's time per epoch divided by the networks it trains at once. It prints each layout's
+speed-up over the first and writes results/bench/sweep_layout.json.
 """
 from __future__ import annotations
 
@@ -31,58 +33,69 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "results" / "bench" / "sweep_layout.json"
 
 
-def child(epochs: int) -> None:
-    """Train the seed's pruning network for ``epochs`` epochs; print the seconds per epoch after the first."""
+def child(epochs: int, networks: int) -> None:
+    """Train ``networks`` trials' pruning networks together for ``epochs`` epochs; print seconds per epoch after the first."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     from lth import seed_protocol, training
     from lth.experiments import load_data
     from lth.store import ResultsStore
 
-    job = seed_protocol._job("faithful", "pruning", 0, epochs, 0.5, None, ResultsStore(os.devnull))
-    data = load_data(job.data)
-    trainee = job.build()
+    jobs = [seed_protocol._job("faithful", "pruning", trial, epochs, 0.5, None, ResultsStore(os.devnull))
+            for trial in range(networks)]
+    data = load_data(jobs[0].data)
     marks = []
-    training.train([trainee], data, seed_protocol.training_hparams("faithful", "pruning", epochs),
-                   progress=lambda *_: marks.append(time.perf_counter()))
+    results = training.train([job.build() for job in jobs], data,
+                             seed_protocol.training_hparams("faithful", "pruning", epochs),
+                             progress=lambda *_: marks.append(time.perf_counter()))
     per_epoch = (marks[-1] - marks[0]) / (len(marks) - 1)
-    print(json.dumps({"seconds_per_epoch": per_epoch, "epochs_timed": len(marks) - 1}), flush=True)
+    print(json.dumps({"seconds_per_epoch": per_epoch, "epochs_timed": len(marks) - 1,
+                      "engine": results[0]["engine"]}), flush=True)
 
 
-def layout(processes: int, threads: int, epochs: int) -> dict:
-    env = os.environ | {"TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": str(threads),
-                        "TF_CPP_MIN_LOG_LEVEL": "3"}
-    procs = [subprocess.Popen([sys.executable, __file__, "--child", str(epochs)], env=env, cwd=ROOT,
+def layout(processes: int, networks: int, epochs: int) -> dict:
+    from lth.threads import thread_env
+
+    env = os.environ | thread_env(processes) | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+    procs = [subprocess.Popen([sys.executable, __file__, "--child", str(epochs), str(networks)], env=env, cwd=ROOT,
                               stdout=subprocess.PIPE, text=True) for _ in range(processes)]
-    times = []
+    outputs = []
     for proc in procs:
         out, _ = proc.communicate()
         if proc.returncode:
-            raise SystemExit(f"a {processes} x {threads} process failed (exit {proc.returncode})")
-        times.append(json.loads(out.strip().splitlines()[-1])["seconds_per_epoch"])
-    return {"processes": processes, "threads_per_process": threads,
+            raise SystemExit(f"a {processes}-process layout with {networks} network(s) each failed "
+                             f"(exit {proc.returncode})")
+        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    times = [o["seconds_per_epoch"] for o in outputs]
+    return {"processes": processes, "threads_per_process": int(thread_env(processes)["TF_NUM_INTRAOP_THREADS"]),
+            "networks_per_process": networks, "engine": outputs[0]["engine"],
             "seconds_per_epoch_each": [round(t, 3) for t in times],
-            "seconds_per_model_epoch": round(max(times) / processes, 3)}
+            "seconds_per_model_epoch": round(max(times) / (processes * networks), 3)}
+
+
+def label(row: dict) -> str:
+    return (f"{row['processes']} x {row['threads_per_process']} thread(s), "
+            f"{row['networks_per_process']} net{'s' if row['networks_per_process'] > 1 else ''}")
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=12, help="epochs per process (default 12)")
-    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child", type=int, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        return child(args.child)
+        return child(*args.child)
     if args.epochs < 3:
         raise SystemExit(f"--epochs must be at least 3, got {args.epochs}")
     cores = os.cpu_count() or 1
-    rows = [layout(1, cores, args.epochs), layout(cores, 1, args.epochs)]
-    speedup = rows[0]["seconds_per_model_epoch"] / rows[1]["seconds_per_model_epoch"]
+    rows = [layout(1, 1, args.epochs), layout(cores, 1, args.epochs), layout(cores, 2, args.epochs)]
+    base = rows[0]["seconds_per_model_epoch"]
     for row in rows:
-        print(f"{row['processes']} process(es) x {row['threads_per_process']} thread(s): "
-              f"{row['seconds_per_model_epoch']:.2f} s per model-epoch (each: {row['seconds_per_epoch_each']})")
-    print(f"{cores} x 1 trains {speedup:.2f}x as many networks per hour as 1 x {cores}")
+        row["speedup"] = round(base / row["seconds_per_model_epoch"], 3)
+        print(f"{label(row)} ({row['engine']}): {row['seconds_per_model_epoch']:.2f} s per model-epoch, "
+              f"{row['speedup']:.2f}x (each process: {row['seconds_per_epoch_each']} s per epoch)")
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"rows": rows, "speedup": round(speedup, 3), "epochs": args.epochs,
-                               "cores": cores, "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+    OUT.write_text(json.dumps({"rows": rows, "speedup": rows[-1]["speedup"], "epochs": args.epochs, "cores": cores,
+                               "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
                               indent=1) + "\n")
     print(f"wrote {OUT.relative_to(ROOT)}")
 

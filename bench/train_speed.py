@@ -34,6 +34,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
+from lth.threads import thread_env  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [("lenet300", 60), ("lenet5", 32), ("lenet5", 128)]
 TRAIN_IMAGES = 60_000
@@ -242,8 +244,7 @@ def _run_processes(path, model_name, batch, k, steps, warmup, engine, processes)
     epoch over K; memory: the processes' peaks added up."""
     if k % processes:
         return {"error": f"K = {k} does not split over {processes} processes"}
-    threads = str(max(1, (os.cpu_count() or 1) // processes))
-    env = os.environ | {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": threads}
+    env = os.environ | thread_env(processes)
     command = [sys.executable, __file__, "--child", path, model_name, str(batch), str(k // processes), str(steps),
                str(warmup), engine]
     children = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,

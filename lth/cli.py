@@ -107,7 +107,7 @@ def _sweep_seed(args):
         print(f"dispatching to Dask: {client}", flush=True)
     seed_protocol.run(protocols=protocols, densities=densities, trials=range(args.trials), epochs=args.epochs,
                       group_size=args.group_size, progress=lambda msg: print(msg, flush=True), client=client,
-                      batch_size=args.batch_size)
+                      batch_size=args.batch_size, trials_per_task=args.trials_per_task)
 
 
 def _sweep_status(args):
@@ -179,7 +179,10 @@ def build_parser():
     sweep.add_argument("--epochs", type=int, default=500)
     sweep.add_argument("--densities", default="", help="comma-separated, default 0.5,...,0.01")
     sweep.add_argument("--protocols", default="", help="faithful,corrected (default both)")
-    sweep.add_argument("--group-size", type=int, default=2, help="networks trained together (default 2)")
+    sweep.add_argument("--group-size", type=int, default=4, help="networks trained together, stacked (default 4)")
+    sweep.add_argument("--trials-per-task", type=int, default=2,
+                       help="trials of one protocol and density per task: their pruning networks train together "
+                            "(default 2)")
     sweep.add_argument("--batch-size", type=int, default=600,
                        help="images per step (default 600, what the authors' code ran; 32 for the comparison)")
     sweep.add_argument("--dask", default="", help="'local' for a local Dask cluster, or a scheduler address")

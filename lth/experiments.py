@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 
 from lth import data as datasets
-from lth import models, pruning, training
+from lth import models, pruning, threads, training
 from lth.hparams import DatasetHparams, ModelHparams, PruningHparams, TrainingHparams
 from lth.store import ResultsStore, provenance
 
@@ -136,14 +136,13 @@ def dask_client(address: str = "local", workers: int = 1):
     if address == "local":
         import dask
 
-        threads = str(max(1, (os.cpu_count() or 1) // workers))
         # no heartbeat deadline: a sweep paused with SIGSTOP (to benchmark on an idle machine)
         # must not have its workers declared dead and their half-trained networks started again;
         # a worker takes its next task only when it is free, so tasks start in priority order
         dask.config.set({"distributed.scheduler.worker-ttl": None, "distributed.scheduler.worker-saturation": 1.0})
         return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None,
-                                   env={"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": threads}))
+                                   env=threads.thread_env(workers)))
     return Client(address)
 
 

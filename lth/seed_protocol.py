@@ -188,32 +188,47 @@ def _cells(protocols, densities, trials) -> list[tuple]:
                     for role in ("pruning", "ticket", "random")]
 
 
-def tasks(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5)) -> list[tuple]:
-    """The experiment as independent tasks ``(protocol, trial, density)``, in sweep order.
+def _roles(density) -> tuple:
+    return ("dense",) if density is None else ("pruning", "ticket", "random")
 
-    ``density`` None is the dense model; otherwise the task trains the pruning network
-    and then its ticket and random re-initialisation (which need its masks). Per trial:
-    both dense models, then per density the two protocols side by side, so whole cells
-    fill early.
+
+def tasks(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), store=None, trials_per_task=1,
+          epochs=500, subset=None, batch_size=BATCH_SIZE) -> list[tuple]:
+    """The experiment as independent tasks ``(protocol, trials, density)``, in sweep order.
+
+    ``density`` None is the dense model; otherwise the task trains the pruning networks of
+    its ``trials`` (a tuple) together, then their tickets and random re-initialisations
+    (which need the masks). Each task holds up to ``trials_per_task`` trials of one
+    (protocol, density) that are not complete in ``store`` (all trials without a store).
+    Tasks come in the order of their first trial; within it the dense models first, then
+    per density the two protocols side by side, so whole cells fill early.
     """
+    if trials_per_task < 1:
+        raise ValueError(f"trials_per_task must be >= 1, got {trials_per_task}")
+    cells = [(protocol, None) for protocol in protocols] + [(p, float(d)) for d in densities for p in protocols]
     out = []
-    for trial in trials:
-        out += [(protocol, trial, None) for protocol in protocols]
-        out += [(protocol, trial, float(d)) for d in densities for protocol in protocols]
-    return out
+    for position, (protocol, density) in enumerate(cells):
+        todo = [t for t in trials if store is None or any(
+            store.load("seed_protocol", config(protocol, role, t, epochs, density, subset, batch_size)) is None
+            for role in _roles(density))]
+        for start in range(0, len(todo), trials_per_task):
+            block = tuple(todo[start:start + trials_per_task])
+            out.append(((block[0], position), (protocol, block, density)))
+    return [task for _, task in sorted(out, key=lambda item: item[0])]
 
 
-def run_task(protocol, trial, density, epochs=500, subset=None, store=None, group_size=2,
+def run_task(protocol, trials, density, epochs=500, subset=None, store=None, group_size=2,
              batch_size=BATCH_SIZE, progress=None) -> None:
-    """Train whatever of one task (see :func:`tasks`) is not stored yet."""
+    """Train whatever of one task (see :func:`tasks`) is not stored yet; ``trials`` an int or a tuple."""
     store = store or ResultsStore()
+    trials = (trials,) if isinstance(trials, int) else tuple(trials)
     if density is None:
-        batch = jobs([protocol], [], [trial], epochs, subset, store, stage=1, batch_size=batch_size)
+        batch = jobs([protocol], [], trials, epochs, subset, store, stage=1, batch_size=batch_size)
         run_jobs(batch, store, group_size, progress)
         return
     for stage in (1, 2):
-        batch = jobs([protocol], [density], [trial], epochs, subset, store, stage=stage, batch_size=batch_size)
-        run_jobs(batch[1:] if stage == 1 else batch, store, group_size, progress)  # stage 1 lists the dense first
+        batch = jobs([protocol], [density], trials, epochs, subset, store, stage=stage, batch_size=batch_size)
+        run_jobs([j for j in batch if j.config["role"] != "dense"], store, group_size, progress)
 
 
 def _remote_task(task, epochs, subset, root, group_size, batch_size) -> list[str]:
@@ -225,19 +240,21 @@ def _remote_task(task, epochs, subset, root, group_size, batch_size) -> list[str
 
 
 def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, subset=None, store=None,
-        group_size=2, progress=None, client=None, batch_size=BATCH_SIZE) -> list:
+        group_size=2, progress=None, client=None, batch_size=BATCH_SIZE, trials_per_task=1) -> list:
     """Run (or resume) the whole experiment; returns every stored run.
 
-    The work is split into independent :func:`tasks`, run in order here or, with a Dask
-    ``client``, as many at once as the cluster has workers (earlier tasks first). A
-    task's ticket and random re-initialisation train together, ``group_size`` at a time.
+    The work is split into independent :func:`tasks` of up to ``trials_per_task`` trials,
+    run in order here or, with a Dask ``client``, as many at once as the cluster has
+    workers (earlier tasks first). Within a task the networks that can train together
+    (its pruning networks; its tickets and random re-initialisations) do, ``group_size``
+    at a time, stacked (:mod:`lth.stacked`).
     """
     store = store or ResultsStore()
     for protocol in protocols:
         check(protocol)
     for d in densities:
         pruning.check_density(d)
-    todo = tasks(protocols, densities, trials)
+    todo = tasks(protocols, densities, trials, store, trials_per_task, epochs, subset, batch_size)
     if client is None:
         for task in todo:
             run_task(*task, epochs=epochs, subset=subset, store=store, group_size=group_size,

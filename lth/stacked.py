@@ -9,16 +9,21 @@ K networks' channels side by side, one group each). The loss is the sum of the
 K networks' mean losses, so the gradient of network k's slice is exactly the
 gradient of network k's own loss; Adam and SGD with momentum act element by
 element, so one optimiser over the stacked variables takes exactly the K
-separate optimiser steps. Masks are re-applied after each step, so pruned
+separate optimiser steps. Fixed masks are re-applied after each step, so pruned
 weights are exactly zero in every forward pass (as with TF-MOT's wrappers,
-whose weight-mask op zeroes them before each call). A convolution followed by a
+whose weight-mask op zeroes them before each call). A network whose TF-MOT
+schedule changes its masks (a pruning network, or the seed authors' faithful
+retraining) does what its wrappers do in ``call``, step by step: advance its
+pruning step, let its schedule decide whether to recompute the masks from the
+weight magnitudes (TF-MOT's own mask code, one network at a time), then zero
+the pruned weights before the forward pass. A convolution followed by a
 2x2 max-pool with ReLU (or no activation) pools before its bias and activation:
 the same values, and a quarter of the element-wise work on the largest tensors.
 
 Only what the book's small networks need is supported: ``Sequential`` models
 of Flatten, Dense, Conv2D and MaxPool2D layers with element-wise activations,
-unwrapped or in TF-MOT wrappers whose masks do not change during training
-(:class:`lth.pruning.FixedMask`). :func:`unsupported` says why a set of
+unwrapped or in TF-MOT wrappers with element-wise (not block or m-by-n)
+pruning. :func:`unsupported` says why a set of
 networks cannot be stacked; :func:`lth.training.train` then falls back to its
 graph engine.
 """
@@ -67,22 +72,33 @@ def unsupported(trainees, hp) -> str | None:
             return f"layer {layer.name!r}: only channels_last, ungrouped, undilated convolutions stack"
     for t in trainees:
         for layer in t.wrapped:
-            if not t.hold_masks and not isinstance(layer.pruning_schedule, pruning.FixedMask):
-                return f"trainee {t.name!r}: layer {layer.name!r} has a pruning schedule that changes its mask"
+            if tuple(layer.block_size) != (1, 1) or layer.sparsity_m_by_n:
+                return f"trainee {t.name!r}: layer {layer.name!r} prunes in blocks, which does not stack"
     settings = {tuple(getattr(t.hparams or hp, f) for f in OPTIMIZER_FIELDS) for t in trainees}
     if len(settings) > 1:
         return "the trainees' optimiser settings differ"
     return None
 
 
-class _Layer:
-    """One layer of the stack: its kind, stacked variables and the K networks' variables they came from."""
+def scheduled(trainee) -> list[bool]:
+    """Per wrapped layer of ``trainee``: does its TF-MOT schedule change the mask while it trains?"""
+    return [not trainee.hold_masks and not isinstance(layer.pruning_schedule, pruning.FixedMask)
+            for layer in trainee.wrapped]
 
-    def __init__(self, layers):
+
+class _Layer:
+    """One layer of the stack: its kind, stacked variables and the K networks' variables they came from.
+
+    A pruned layer's mask is a constant if every network holds its mask fixed; otherwise a
+    variable, with the networks whose schedules change it listed in ``scheduled``.
+    """
+
+    def __init__(self, layers, scheduled):
         first = layers[0]
         self.inner = _inner(first)
         self.kind = type(self.inner).__name__
-        self.kernel = self.bias = self.mask = None
+        self.kernel = self.bias = self.mask = self.threshold = None
+        self.wrappers, self.scheduled = [], [False] * len(layers)
         self.sources = []  # (stacked variable, [the K networks' variables])
         if isinstance(self.inner, (kl.Dense, kl.Conv2D)):
             inners = [_inner(layer) for layer in layers]
@@ -90,25 +106,66 @@ class _Layer:
             if self.inner.use_bias:
                 self.bias = self._stack([i.bias for i in inners])
             if _is_wrapper(first):
-                self.mask = tf.constant(np.stack([layer.pruning_vars[0][1].numpy() for layer in layers]))
+                self.wrappers, self.scheduled = list(layers), list(scheduled)
+                masks = np.stack([layer.pruning_vars[0][1].numpy() for layer in layers])
+                if any(self.scheduled):
+                    self.mask = self._stack([layer.pruning_vars[0][1] for layer in layers], trainable=False)
+                    self.threshold = self._stack([layer.pruning_vars[0][2] for layer in layers], trainable=False)
+                    hold = np.array([not s for s in self.scheduled], dtype=bool).reshape((-1,) + (1,) * (masks.ndim - 1))
+                    self.hold = tf.constant(hold)
+                else:
+                    self.mask = tf.constant(masks)
                 self.kernel.assign(self.kernel * self.mask)
 
-    def _stack(self, variables):
-        stacked = tf.Variable(np.stack([v.numpy() for v in variables]), trainable=True)
+    def _stack(self, variables, trainable=True):
+        stacked = tf.Variable(np.stack([v.numpy() for v in variables]), trainable=trainable)
         self.sources.append((stacked, variables))
         return stacked
 
     def weights(self):
         return [v for v in (self.kernel, self.bias) if v is not None]
 
+    def update_masks(self):
+        """What each scheduled network's TF-MOT wrapper does at the start of a training call.
+
+        Advance its pruning step; if its schedule fires at that step, recompute its mask
+        and threshold from its current weights (TF-MOT's own code); then zero the pruned
+        weights of every network (the weight-mask op).
+        """
+        masks, thresholds = [], []
+        for k, wrapper in enumerate(self.wrappers):
+            if not self.scheduled[k]:
+                masks.append(self.mask[k])
+                thresholds.append(self.threshold[k])
+                continue
+            wrapper.pruning_step.assign_add(1)
+            fires = wrapper.pruning_schedule(wrapper.pruning_step)[0]
+            threshold, mask = tf.cond(
+                fires,
+                lambda k=k, wrapper=wrapper: wrapper.pruning_obj._maybe_update_block_mask(self.kernel[k]),
+                lambda k=k: (self.threshold[k], self.mask[k]))
+            masks.append(mask)
+            thresholds.append(threshold)
+        self.mask.assign(tf.stack(masks))
+        self.threshold.assign(tf.stack(thresholds))
+        self.kernel.assign(self.kernel * self.mask)
+
 
 class StackedNetwork:
     """The K networks' forward pass on stacked inputs ``[K, B, ...]`` -> logits ``[K, B, classes]``."""
 
-    def __init__(self, models):
+    def __init__(self, models, scheduled=None):
+        """``scheduled[k]``: per wrapped layer of network k, does its schedule change its mask (see
+        :func:`scheduled`)? Default: no network's does (the masks are held fixed)."""
         self.k = len(models)
-        self.layers = [_Layer(group) for group in zip(*[m.layers for m in models])]
+        flags = [iter(s) for s in scheduled] if scheduled is not None else None
+        self.layers = []
+        for group in zip(*[m.layers for m in models]):
+            wrapped = _is_wrapper(group[0]) and isinstance(_inner(group[0]), (kl.Dense, kl.Conv2D))
+            per_network = [next(f) for f in flags] if wrapped and flags is not None else [False] * self.k
+            self.layers.append(_Layer(group, per_network))
         self.trainable_variables = [v for layer in self.layers for v in layer.weights()]
+        self.scheduled_layers = [layer for layer in self.layers if any(layer.scheduled)]
 
     def __call__(self, x):
         k = self.k
@@ -169,11 +226,27 @@ class StackedNetwork:
             return None
         return following
 
+    def update_masks(self):
+        """Before a training step: the scheduled networks' TF-MOT mask updates (see :meth:`_Layer.update_masks`)."""
+        for layer in self.scheduled_layers:
+            layer.update_masks()
+
     def apply_masks(self):
-        """Keep pruned weights exactly zero after an optimiser step."""
+        """After an optimiser step: keep the pruned weights of fixed-mask networks exactly zero.
+
+        Scheduled networks' pruned weights move with their gradients until the next
+        :meth:`update_masks`, as under TF-MOT (and may so re-enter the mask).
+        """
         for layer in self.layers:
-            if layer.mask is not None:
-                layer.kernel.assign(layer.kernel * layer.mask)
+            if layer.mask is None or all(layer.scheduled):
+                continue
+            mask = layer.mask if not any(layer.scheduled) else tf.where(layer.hold, layer.mask, 1.0)
+            layer.kernel.assign(layer.kernel * mask)
+
+    def mask_weights(self):
+        """Zero every pruned weight (TF-MOT's weight-mask op; done at the end of each chunk)."""
+        for layer in self.scheduled_layers:
+            layer.kernel.assign(layer.kernel * layer.mask)
 
     def write_back(self, indices):
         """Copy the stacked weights of networks ``indices`` into their Keras models."""

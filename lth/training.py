@@ -10,10 +10,11 @@ step. Models that stop early leave the graph; results are handed to
 
 Two engines do the stepping. ``graph`` (:class:`_Graphs`) puts the K models
 side by side as K sub-graphs, each with its TF-MOT wrappers and its own Keras
-optimiser: the reference, and the only engine for masks that TF-MOT changes
-while training. ``stacked`` (:class:`_StackedGraphs`, :mod:`lth.stacked`)
-trains the K models as one stacked network, much faster for small batches.
-:func:`choose_engine` takes ``stacked`` wherever it applies.
+optimiser: the reference. ``stacked`` (:class:`_StackedGraphs`,
+:mod:`lth.stacked`) trains the K models as one stacked network, with the same
+results (fixed masks, or masks that TF-MOT schedules change) and faster.
+:func:`choose_engine` takes ``stacked`` wherever it applies to two or more
+models (for one, the graph engine is a little faster).
 """
 from __future__ import annotations
 
@@ -198,7 +199,8 @@ class _StackedGraphs:
         self.active, self.net, self.optimizer, self.fn, self.evals = None, None, None, None, {}
 
     def _restack(self, active: tuple):
-        net = stacked.StackedNetwork([self.trainees[i].model for i in active])
+        net = stacked.StackedNetwork([self.trainees[i].model for i in active],
+                                     [stacked.scheduled(self.trainees[i]) for i in active])
         optimizer = optimizers.make_optimizer(self.trainees[active[0]].hparams or self.hp)
         optimizer.jit_compile = True  # used only where optimizers.apply_gradients cannot fuse the update
         optimizer.build(net.trainable_variables)
@@ -215,6 +217,7 @@ class _StackedGraphs:
             totals = tf.zeros([len(active), 2])
             for i in tf.range(steps):
                 batch = indices[:, i]
+                net.update_masks()
                 with tf.GradientTape() as tape:
                     losses, accuracies = _stacked_metrics(net(tf.gather(x, batch)), tf.gather(y, batch))
                     total = tf.reduce_sum(losses)
@@ -232,11 +235,15 @@ class _StackedGraphs:
         return self.fn
 
     def sync(self, active: tuple, steps: int) -> None:
-        """Write the stacked weights back into the Keras models; advance TF-MOT's step counters."""
+        """Mask the weights (as the graph engine's sync does); write the stacked weights, masks and
+        thresholds back into the Keras models; advance the fixed-mask layers' TF-MOT step counters
+        (scheduled ones advanced step by step)."""
+        self.net.mask_weights()
         self.net.write_back(range(len(active)))
         for i in active:
-            for layer in self.trainees[i].wrapped:
-                layer.pruning_step.assign_add(steps)
+            for layer, moves in zip(self.trainees[i].wrapped, stacked.scheduled(self.trainees[i])):
+                if not moves:
+                    layer.pruning_step.assign_add(steps)
 
     def evaluate(self, active: tuple, x, y):
         if active != self.active:
@@ -266,10 +273,14 @@ ENGINES = ("auto", "stacked", "graph")
 
 
 def choose_engine(trainees, hp, engine: str = "auto") -> str:
-    """``stacked`` when the trainees stack (see :func:`lth.stacked.unsupported`) and ``engine`` allows it."""
+    """``stacked`` when the trainees stack (see :func:`lth.stacked.unsupported`) and ``engine`` allows it.
+
+    ``auto`` trains a single trainee on the graph engine: a stack of one has the stacked
+    engine's reshapes without its savings (about 3-10 % slower in ``bench/train_speed.py``).
+    """
     if engine not in ENGINES:
         raise ValueError(f"unknown training engine {engine!r}; known: {list(ENGINES)}")
-    if engine == "graph":
+    if engine == "graph" or (engine == "auto" and len(trainees) == 1):
         return "graph"
     reason = stacked.unsupported(trainees, hp)
     if reason is None:

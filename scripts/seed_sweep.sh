@@ -3,9 +3,9 @@
 # Usage: scripts/seed_sweep.sh [TRIALS] ; log in results/logs/seed_sweep.log
 #
 # It runs one single-threaded Dask worker per core (WORKERS=n to change), each training one
-# independent task (a dense model, or a pruning network and then its retrainings) at a time:
-# on 2 cores that trains more networks per hour than one process on both cores
-# (bench/sweep_layout.py measures it).
+# independent task at a time: two trials' dense models, or two trials' pruning networks as one
+# stack and then their four retrainings as another. On 2 cores that trains more networks per
+# hour than one process on both cores, or one network per process (bench/sweep_layout.py).
 #
 # The sweep runs from a snapshot of the committed code (a detached git worktree of HEAD
 # under $TMPDIR), so editing lth/ while it runs cannot change it: TensorFlow's AutoGraph
@@ -23,6 +23,6 @@ fi
 cd "$snapshot"
 PYTHONPATH="$snapshot" LTH_RESULTS_DIR="$root/results" LTH_DATA_DIR="$root/data" \
   nohup "$root/.venv/bin/python" -m lth sweep-seed --trials "${1:-10}" --epochs 500 \
-    --dask local --workers "${WORKERS:-$(nproc)}" \
+    --dask local --workers "${WORKERS:-$(nproc)}" --trials-per-task 2 --group-size 4 \
   >> "$root/results/logs/seed_sweep.log" 2>&1 &
 echo "sweep started (pid $!) from $snapshot, log: results/logs/seed_sweep.log"

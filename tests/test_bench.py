@@ -61,9 +61,25 @@ def test_sweep_layout_times_the_seed_pruning_network(capsys):
 
     with pytest.raises(SystemExit, match="at least 3, got 2"):
         sweep_layout.main(["--epochs", "2"])
-    sweep_layout.child(3)
+    sweep_layout.child(3, 2)
     timing = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert timing["epochs_timed"] == 2 and timing["seconds_per_epoch"] > 0
+    assert timing["engine"] == "stacked"  # two pruning networks (masks changing) as one stack
+
+
+def test_thread_env_shares_the_cores():
+    import os
+
+    import pytest
+
+    from lth.threads import thread_env
+
+    cores = os.cpu_count() or 1
+    assert thread_env(1) == {"TF_NUM_INTRAOP_THREADS": str(cores), "TF_NUM_INTEROP_THREADS": str(cores)}
+    assert thread_env(cores * 4)["TF_NUM_INTRAOP_THREADS"] == "1"
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match=f"processes must be a positive int, got {bad!r}"):
+            thread_env(bad)
 
 
 def test_train_speed_splits_k_networks_over_processes():

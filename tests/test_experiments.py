@@ -86,7 +86,33 @@ def test_seed_sweep_keeps_protocols_side_by_side(store, monkeypatch):
     assert order == [("faithful", "dense", None), ("corrected", "dense", None)] + [
         (p, role, d) for d in (0.5, 0.2) for p in ("faithful", "corrected") for role in ("pruning", "ticket", "random")]
     assert seed_protocol.tasks(densities=[0.5], trials=[0, 1])[:4] == [
-        ("faithful", 0, None), ("corrected", 0, None), ("faithful", 0, 0.5), ("corrected", 0, 0.5)]
+        ("faithful", (0,), None), ("corrected", (0,), None), ("faithful", (0,), 0.5), ("corrected", (0,), 0.5)]
+    # resuming, two trials per task: only what is missing, in pairs
+    assert seed_protocol.tasks(densities=[0.5, 0.1], trials=range(4), store=store, trials_per_task=2, epochs=1,
+                               subset=1200) == [
+        ("faithful", (0, 1), 0.1), ("corrected", (0, 1), 0.1),
+        ("faithful", (1, 2), None), ("corrected", (1, 2), None), ("faithful", (1, 2), 0.5), ("corrected", (1, 2), 0.5),
+        ("faithful", (2, 3), 0.1), ("corrected", (2, 3), 0.1),
+        ("faithful", (3,), None), ("corrected", (3,), None), ("faithful", (3,), 0.5), ("corrected", (3,), 0.5)]
+    with pytest.raises(ValueError, match="trials_per_task must be >= 1, got 0"):
+        seed_protocol.tasks(trials_per_task=0)
+
+
+def test_seed_sweep_stacks_the_pruning_networks_of_a_task(store):
+    """Two trials per task: their pruning networks train as one stack, then their four retrainings."""
+    from lth import seed_protocol
+
+    runs = seed_protocol.run(["faithful"], [0.5], [0, 1], epochs=1, subset=1200, store=store, group_size=4,
+                             trials_per_task=2)
+    by_role = {}
+    for run in runs:
+        by_role.setdefault(run.config["role"], []).append(run)
+    assert sorted(by_role) == ["dense", "pruning", "random", "ticket"]
+    for role, expected_group in [("dense", 2), ("pruning", 2), ("ticket", 4), ("random", 4)]:
+        assert [r.config["trial"] for r in by_role[role]] == [0, 1]
+        assert {r.provenance["group_size"] for r in by_role[role]} == {expected_group}, role
+        assert {r.result["engine"] for r in by_role[role]} == {"stacked"}, role
+    assert [round(r.result["final_density"], 2) for r in by_role["pruning"]] == [0.5, 0.5]
 
 
 def test_seed_sweep_on_two_dask_workers_stores_every_run(store, tmp_path):

@@ -78,15 +78,52 @@ def test_what_does_not_stack():
     assert "architecture" in stacked.unsupported(mixed, HP)
     schedule = pruning.seed_schedule(0.5, 1000)
     moving = [training.Trainee(pruning.wrap(models.build("lenet5", seed=0), ["fc1", "fc2"], schedule), seed=0)]
-    assert "changes its mask" in stacked.unsupported(moving, HP)
+    assert stacked.unsupported(moving, HP) is None
+    net = models.build("lenet5", seed=0)
+    blocks = keras.models.clone_model(net, clone_function=lambda layer: pruning.sparsity_api.prune_low_magnitude(
+        layer.__class__.from_config(layer.get_config()), block_size=(2, 2)) if layer.name == "fc1"
+        else layer.__class__.from_config(layer.get_config()))
+    assert "blocks" in stacked.unsupported([training.Trainee(blocks, seed=0)], HP)
     differ = _trainees("lenet300", k=2)
     differ[1].hparams = TrainingHparams(learning_rate=0.5, iterations=40, eval_every=20, batch_size=32)
     assert "optimiser" in stacked.unsupported(differ, HP)
-    assert training.choose_engine(moving, HP) == "graph"
-    with pytest.raises(ValueError, match="cannot train stacked: .*changes its mask"):
-        training.choose_engine(moving, HP, "stacked")
+    assert training.choose_engine(differ, HP) == "graph"
+    with pytest.raises(ValueError, match="cannot train stacked: .*optimiser"):
+        training.choose_engine(differ, HP, "stacked")
     with pytest.raises(ValueError, match="'turbo'.*known"):
         training.choose_engine(moving, HP, "turbo")
+
+
+def test_scheduled_masks_match_tf_mot_in_the_graph_engine(mnist_small):
+    """Pruning networks (masks recomputed by TF-MOT schedules) stacked with fixed-mask networks:
+    the same masks, thresholds, pruning steps and weights as TF-MOT's own wrappers in the graph engine."""
+    hp = TrainingHparams(learning_rate=0.01, iterations=60, eval_every=20, batch_size=32)
+    runs = {}
+    for engine in ("graph", "stacked"):
+        trainees = []
+        for i, final in enumerate([0.3, 0.1, None]):
+            net = models.build("lenet5", seed=i)
+            layers = models.prunable_layers("lenet5", net)
+            if final is None:  # a fixed-mask network in the same stack
+                trainees.append(training.Trainee(pruning.wrap_at_density(net, layers, 0.5), seed=i, hold_masks=True))
+            else:  # prunes at steps 10, 15, ..., 40: inside chunks and at a chunk boundary
+                schedule = pruning.polynomial_decay(final, begin_step=10, end_step=40, frequency=5)
+                trainees.append(training.Trainee(pruning.wrap(net, layers, schedule), seed=i))
+        results = training.train(trainees, mnist_small, hp, engine=engine)
+        assert {r["engine"] for r in results} == {engine}
+        runs[engine] = (results, trainees)
+    (graph_results, graph), (stacked_results, stack) = runs["graph"], runs["stacked"]
+    for g, s, gr, sr in zip(graph, stack, graph_results, stacked_results):
+        masks, graph_masks = pruning.get_masks(s.model), pruning.get_masks(g.model)
+        for name in masks:
+            assert np.array_equal(masks[name], graph_masks[name]), name
+        for gl, sl in zip(g.wrapped, s.wrapped):
+            assert int(sl.pruning_step.numpy()) == int(gl.pruning_step.numpy()) == 60
+            np.testing.assert_allclose(sl.pruning_vars[0][2].numpy(), gl.pruning_vars[0][2].numpy(), rtol=1e-4)
+        for a, b in zip(g.model.get_weights(), s.model.get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(gr["history"]["val_loss"], sr["history"]["val_loss"], rtol=1e-3)
+    assert [round(pruning.density(pruning.get_masks(t.model)), 2) for t in stack] == [0.3, 0.1, 0.5]
 
 
 @pytest.mark.parametrize("activation, pools_first", [("relu", True), ("tanh", False)])
@@ -129,3 +166,40 @@ def test_fused_update_is_the_optimizers_own_step(optimizer):
     for a, b in zip(weights + slots, fused_weights + fused_slots):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert not optimizers.fused_update_applies(keras.optimizers.Adam(amsgrad=True))
+
+
+def test_scheduled_pruned_weights_move_between_mask_updates(mnist_small):
+    """Under a TF-MOT schedule a pruned weight is zeroed before each forward pass, not after the
+    optimiser step: it moves with its gradient in between (and may re-enter the mask when the
+    schedule next fires). The stacked engine keeps that, step by step, as the graph engine does."""
+    hp = TrainingHparams(learning_rate=0.01, iterations=2, eval_every=2, batch_size=32)
+    x, y = tf.constant(mnist_small.features(mnist_small.train)), tf.constant(mnist_small.train.y)
+    kernels = {}
+    for engine in ("graph", "stacked"):
+        net = models.build("lenet300", seed=0)
+        schedule = pruning.polynomial_decay(0.4, initial_density=0.5, begin_step=1, end_step=2, frequency=1)
+        trainee = training.Trainee(pruning.wrap(net, models.prunable_layers("lenet300", net), schedule), seed=0)
+        pruning.set_masks(trainee.model, pruning.masks_at_density(
+            {n: np.abs(k) for n, k in pruning.kernels(trainee.model).items()}, 0.5))
+        trainee.optimizer = optimizers.make_optimizer(hp)
+        trainee.optimizer.build(trainee.model.trainable_variables)
+        for layer in trainee.wrapped:
+            layer.pruning_step.assign(0)
+        graphs = (training._StackedGraphs([trainee], x, y, 32, hp) if engine == "stacked"
+                  else training._Graphs([trainee], x, y, 32))
+        batches = training.BatchStream(len(y), 32, 0)
+        run = graphs.chunk((0,))
+        steps = []
+        for _ in range(2):  # one step per call, no sync: the weights as the optimiser left them
+            run(tf.constant(batches.take(1)[None]))
+            layer = trainee.wrapped[0]
+            kernel = graphs.net.layers[1].kernel[0] if engine == "stacked" else layer.pruning_vars[0][0]
+            mask = graphs.net.layers[1].mask[0] if engine == "stacked" else layer.pruning_vars[0][1]
+            steps.append((kernel.numpy().copy(), mask.numpy().astype(bool)))
+        kernels[engine] = steps
+    for (graph_kernel, graph_mask), (stacked_kernel, stacked_mask) in zip(kernels["graph"], kernels["stacked"]):
+        assert np.array_equal(graph_mask, stacked_mask)
+        assert (graph_kernel[~graph_mask] != 0).mean() > 0.5  # pruned weights moved after the step
+        np.testing.assert_allclose(graph_kernel, stacked_kernel, rtol=1e-4, atol=1e-5)
+    (_, before), (_, after) = kernels["graph"]
+    assert before.mean() == pytest.approx(0.5, abs=1e-3) and after.mean() == pytest.approx(0.4, abs=1e-3)
