@@ -231,11 +231,29 @@ def run_task(protocol, trials, density, epochs=500, subset=None, store=None, gro
         run_jobs([j for j in batch if j.config["role"] != "dense"], store, group_size, progress)
 
 
+PROGRESS_TOPIC = "lth-seed-progress"
+
+
 def _remote_task(task, epochs, subset, root, group_size, batch_size) -> list[str]:
-    """A Dask task: one :func:`run_task` into the store at ``root``; returns its progress messages."""
+    """A Dask task: one :func:`run_task` into the store at ``root``; returns its progress messages.
+
+    Each message is also sent to the scheduler as it happens (topic :data:`PROGRESS_TOPIC`),
+    so the sweep's log shows a run as soon as it is stored, not when its whole task ends.
+    """
+    from distributed import get_worker
+
+    worker = get_worker()
     messages = []
+
+    def report(message):
+        messages.append(message)
+        worker.log_event(PROGRESS_TOPIC, message)
+
+    protocol, trials, density = task
+    report(f"task started: {protocol}, trial(s) {', '.join(map(str, trials))}, "
+           f"{'dense' if density is None else f'density {density}'}")
     run_task(*task, epochs=epochs, subset=subset, store=ResultsStore(root), group_size=group_size,
-             batch_size=batch_size, progress=messages.append)
+             batch_size=batch_size, progress=report)
     return messages
 
 
@@ -260,14 +278,33 @@ def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, s
             run_task(*task, epochs=epochs, subset=subset, store=store, group_size=group_size,
                      batch_size=batch_size, progress=progress)
     else:
+        import time
+        from collections import Counter
+
         from dask.distributed import as_completed
 
-        futures = [client.submit(_remote_task, task, epochs, subset, str(store.root), group_size, batch_size,
-                                 pure=False, priority=len(todo) - i) for i, task in enumerate(todo)]
-        for future in as_completed(futures):
-            for message in future.result():
-                if progress:
-                    progress(message)
+        received = []
+
+        def forward(event):  # a worker's message, live
+            received.append(event[1])
+            if progress:
+                progress(event[1])
+
+        client.subscribe_topic(PROGRESS_TOPIC, forward)
+        try:
+            futures = [client.submit(_remote_task, task, epochs, subset, str(store.root), group_size, batch_size,
+                                     pure=False, priority=len(todo) - i) for i, task in enumerate(todo)]
+            sent = []
+            for future in as_completed(futures):
+                sent += future.result()
+            deadline = time.monotonic() + 10
+            while Counter(sent) - Counter(received) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            client.unsubscribe_topic(PROGRESS_TOPIC)
+        for message in (Counter(sent) - Counter(received)).elements():  # events lost on the way, if any
+            if progress:
+                progress(message)
     return stored_runs(protocols, densities, trials, epochs, subset, store, batch_size)
 
 

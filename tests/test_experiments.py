@@ -1,4 +1,5 @@
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -126,12 +127,22 @@ def test_seed_sweep_on_two_dask_workers_stores_every_run(store, tmp_path):
     client = experiments.dask_client("local", workers=2)
     try:
         messages = []
+        live = []  # messages forwarded as they happen arrive on the client's event-loop thread
+
+        def progress(message):
+            messages.append(message)
+            live.append(threading.current_thread() is not threading.main_thread())
+
         remote = seed_protocol.run(["faithful"], [0.5, 0.2], [0], epochs=1, subset=1200, store=remote_store,
-                                   client=client, progress=messages.append)
+                                   client=client, progress=progress)
     finally:
         client.close()
     assert [r.path.name for r in remote] == [r.path.name for r in local]
-    assert len(messages) == len(remote) == 1 + 2 * 3
+    stored = [m for m in messages if m.startswith("stored ")]
+    started = [m for m in messages if m.startswith("task started: ")]
+    assert len(stored) == len(remote) == 1 + 2 * 3 and len(started) == 3 and len(messages) == 10
+    assert "task started: faithful, trial(s) 0, density 0.5" in started
+    assert all(live)
     assert {r.provenance["tf_intra_op_threads"] for r in remote} == {max(1, (os.cpu_count() or 1) // 2)}
     assert remote_store.check() == []
 
