@@ -167,18 +167,21 @@ class StackedNetwork:
         self.trainable_variables = [v for layer in self.layers for v in layer.weights()]
         self.scheduled_layers = [layer for layer in self.layers if any(layer.scheduled)]
 
-    def __call__(self, x):
+    def __call__(self, x, shared: bool = False):
+        """Logits ``[K, B, classes]`` of inputs ``[K, B, ...]``, or with ``shared`` of one batch ``[B, ...]``
+        that all K networks see (evaluation): their first layer then runs as one ungrouped
+        convolution or one matmul with the K networks' outputs side by side."""
         k = self.k
         grouped = False  # True: activations are [B, H, W, K*C], the K networks' channels side by side
         pooled_early = None  # the MaxPool layer already applied by the convolution before it
         for position, layer in enumerate(self.layers):
             inner = layer.inner
             if isinstance(inner, kl.Conv2D):
-                if not grouped:
+                if not grouped and not shared:
                     x = tf.transpose(x, [1, 2, 3, 0, 4])
                     shape = tf.shape(x)
                     x = tf.reshape(x, tf.concat([shape[:3], [k * x.shape[-1]]], 0))
-                    grouped = True
+                grouped, shared = True, False
                 kernel = layer.kernel  # [K, kh, kw, C, O]
                 kh, kw, c, o = kernel.shape[1:]
                 kernel = tf.reshape(tf.transpose(kernel, [1, 2, 3, 0, 4]), [kh, kw, c, k * o])
@@ -196,6 +199,9 @@ class StackedNetwork:
                 if inner is not pooled_early:
                     x = tf.nn.max_pool2d(x, inner.pool_size, inner.strides, inner.padding.upper())
             elif isinstance(inner, kl.Flatten):
+                if shared:
+                    x = tf.reshape(x, [tf.shape(x)[0], int(np.prod(x.shape[1:]))])
+                    continue
                 if grouped:
                     shape = tf.shape(x)
                     x = tf.reshape(x, tf.concat([shape[:3], [k, x.shape[-1] // k]], 0))
@@ -205,7 +211,13 @@ class StackedNetwork:
             elif isinstance(inner, kl.Dense):
                 if grouped:
                     raise ValueError("Dense stacks only on flat inputs")
-                x = tf.matmul(x, layer.kernel)
+                if shared:  # [B, in] @ [in, K*out] -> [K, B, out]
+                    n_in, n_out = layer.kernel.shape[1:]
+                    kernel = tf.reshape(tf.transpose(layer.kernel, [1, 0, 2]), [n_in, k * n_out])
+                    x = tf.transpose(tf.reshape(tf.matmul(x, kernel), [-1, k, n_out]), [1, 0, 2])
+                    shared = False
+                else:
+                    x = tf.matmul(x, layer.kernel)
                 if layer.bias is not None:
                     x = x + layer.bias[:, None, :]
                 x = inner.activation(x)

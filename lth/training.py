@@ -260,7 +260,7 @@ class _StackedGraphs:
                     start = b * EVAL_BATCH
                     xb, yb = x[start:start + EVAL_BATCH], y[start:start + EVAL_BATCH]
                     size = tf.shape(yb)[0]
-                    logits = net(tf.broadcast_to(xb[None], tf.concat([[k], tf.shape(xb)], 0)))
+                    logits = net(xb, shared=True)
                     losses, accuracies = _stacked_metrics(logits, tf.broadcast_to(yb[None], [k, size]))
                     totals += tf.stack([losses, accuracies], axis=1) * tf.cast(size, tf.float32)
                 return totals / n

@@ -203,3 +203,18 @@ def test_scheduled_pruned_weights_move_between_mask_updates(mnist_small):
         np.testing.assert_allclose(graph_kernel, stacked_kernel, rtol=1e-4, atol=1e-5)
     (_, before), (_, after) = kernels["graph"]
     assert before.mean() == pytest.approx(0.5, abs=1e-3) and after.mean() == pytest.approx(0.4, abs=1e-3)
+
+
+@pytest.mark.parametrize("name", ["lenet300", "lenet5"])
+def test_shared_input_gives_each_networks_logits(name):
+    """Evaluation feeds one batch to all K networks: the first layer runs once for all of them."""
+    nets = [pruning.wrap_at_density(models.build(name, seed=i), models.prunable_layers(name, models.build(name, seed=i)),
+                                    0.4) for i in range(3)]
+    net = stacked.StackedNetwork(nets)
+    x = np.random.default_rng(0).random((5, 28, 28, 1)).astype("float32")
+    shared = net(tf.constant(x), shared=True).numpy()
+    broadcast = net(tf.constant(np.broadcast_to(x, (3,) + x.shape))).numpy()
+    assert shared.shape == (3, 5, 10)
+    np.testing.assert_allclose(shared, broadcast, rtol=1e-5, atol=1e-5)
+    for i, model in enumerate(nets):
+        np.testing.assert_allclose(shared[i], model(x).numpy(), rtol=1e-4, atol=1e-5)
