@@ -10,7 +10,9 @@ from the same seed for the same number of steps, then reports seconds per model-
 accuracy. lth's K-model path is measured with both engines (``stacked``: one stacked
 network; ``graph``: K sub-graphs of one function), and with the K networks split over one
 single-threaded stacked process per core (``stacked xN``, as a local Dask cluster runs them). The floor is the training FLOPs of
-an epoch divided by the float32 matmul rate numpy reaches in the same run.
+an epoch (forward, weight gradients, and input gradients of all but the first layer) divided by
+the float32 matmul rate numpy reaches in the same run; ``--refloor`` recomputes the floor rows
+of a stored result when the FLOP count changes.
 
 Accuracy parity: plain ``fit`` and lth's default engine each train the unpruned network
 from seeds 0..7 for one full epoch (same initial weights, each its own data order); the
@@ -46,13 +48,19 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def training_flops_per_image(model_name: str) -> float:
-    """Forward multiply-adds ×2 (FLOPs), ×3 for forward + backward."""
+def forward_macs(model_name: str) -> list[int]:
+    """Multiply-adds of one image's forward pass, layer by layer (weighted layers only)."""
     if model_name == "lenet300":
-        macs = 784 * 300 + 300 * 100 + 100 * 10
-    else:
-        macs = (28 * 28 * 6 * 5 * 5 * 1) + (10 * 10 * 16 * 5 * 5 * 6) + 400 * 120 + 120 * 84 + 84 * 10
-    return 3 * 2 * macs
+        return [784 * 300, 300 * 100, 100 * 10]
+    return [28 * 28 * 6 * 5 * 5 * 1, 10 * 10 * 16 * 5 * 5 * 6, 400 * 120, 120 * 84, 84 * 10]
+
+
+def training_flops_per_image(model_name: str) -> float:
+    """FLOPs (2 per multiply-add) of one training image: each layer's forward pass and weight
+    gradient, and the input gradient of every layer but the first (its input is data, which
+    no implementation differentiates)."""
+    macs = forward_macs(model_name)
+    return 2 * (3 * sum(macs) - macs[0])
 
 
 def matmul_gflops(seconds: float = 2.0) -> float:
@@ -269,7 +277,14 @@ def main():
     parser.add_argument("--repeats", type=int, default=1,
                         help="runs per row, interleaved; the fastest is kept (default 1)")
     parser.add_argument("--out", default=str(ROOT / "results" / "bench" / "train_speed.json"))
+    parser.add_argument("--refloor", action="store_true",
+                        help="only recompute the floor rows of --out (from its measured matmul rate) and report")
     args = parser.parse_args()
+    if args.refloor:
+        stored = refloor(args.out)
+        print_report(stored["rows"], stored.get("parity", ()))
+        print(f"rewrote the floor rows of {args.out}")
+        return
     if args.child:
         path, model_name, batch, k, steps, warmup, engine = args.child
         extra = {"engine": engine} if path.startswith("lth_") else {}
@@ -305,9 +320,7 @@ def main():
         for row in measure(plan, model_name, batch, steps, warmup, args.repeats):
             rows.append(row)
             print(json.dumps(row), flush=True)
-        floor = training_flops_per_image(model_name) * TRAIN_IMAGES / (rate * 1e9)
-        rows.append({"model": model_name, "batch": batch, "path": "floor", "k": 1, "engine": "-",
-                     "seconds_per_model_epoch": floor, "peak_rss_mib": None, "final_test_accuracy": None})
+        rows.append(floor_row(model_name, batch, rate))
         if not args.quick:
             parity.append(accuracy_parity(model_name, batch, epoch_steps))
             print(json.dumps(parity[-1]), flush=True)
@@ -318,6 +331,23 @@ def main():
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"rows": rows, "parity": parity, "host": host}, indent=1))
     print(f"wrote {args.out}")
+
+
+def floor_row(model_name, batch, rate) -> dict:
+    """The arithmetic floor: an epoch's training FLOPs at numpy's matmul rate ``rate`` (GFLOP/s)."""
+    flops = training_flops_per_image(model_name)
+    return {"model": model_name, "batch": batch, "path": "floor", "k": 1, "engine": "-",
+            "seconds_per_model_epoch": flops * TRAIN_IMAGES / (rate * 1e9), "flops_per_image": flops,
+            "peak_rss_mib": None, "final_test_accuracy": None}
+
+
+def refloor(path) -> dict:
+    """Recompute a stored result's floor rows from its own measured matmul rate and the current FLOP count."""
+    stored = json.loads(Path(path).read_text())
+    rate = stored["host"]["matmul_gflops"]
+    stored["rows"] = [floor_row(r["model"], r["batch"], rate) if r["path"] == "floor" else r for r in stored["rows"]]
+    Path(path).write_text(json.dumps(stored, indent=1))
+    return stored
 
 
 def measure(plan, model_name, batch, steps, warmup, repeats=1, runner=None):

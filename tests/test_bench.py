@@ -4,6 +4,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
+import pytest  # noqa: E402
 import train_profile  # noqa: E402
 
 
@@ -89,3 +90,27 @@ def test_train_speed_splits_k_networks_over_processes():
     row = train_speed.run_child("lth_multi", "lenet300", 60, 2, 100, 100, "stacked x2")
     assert "error" not in row, row.get("error")
     assert len(row["test_accuracies"]) == 2 and row["seconds_per_model_epoch"] > 0 and row["peak_rss_mib"] > 0
+
+
+def test_floor_counts_what_training_computes(tmp_path):
+    """Forward and weight gradient of every layer, input gradient of all but the first (its input is data)."""
+    import json
+
+    import train_profile
+    import train_speed
+
+    assert train_speed.training_flops_per_image("lenet300") == 2 * (3 * 266_200 - 235_200)
+    assert train_speed.training_flops_per_image("lenet5") == 2 * (3 * 416_520 - 117_600)
+    stored = tmp_path / "speed.json"
+    stored.write_text(json.dumps({"host": {"matmul_gflops": 100.0}, "rows": [
+        {"model": "lenet5", "batch": 32, "path": "floor", "k": 1, "seconds_per_model_epoch": 99.0},
+        {"model": "lenet5", "batch": 32, "path": "torch", "k": 1, "seconds_per_model_epoch": 5.0}]}))
+    rows = train_speed.refloor(stored)["rows"]
+    assert rows[0]["seconds_per_model_epoch"] == pytest.approx(2 * 1_131_960 * 60_000 / 100e9)
+    assert rows[1]["seconds_per_model_epoch"] == 5.0 and json.loads(stored.read_text())["rows"] == rows
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps({"host": {"matmul_gflops": 100.0},
+                                   "cases": [{"model": "lenet300", "batch": 60, "floor_ms_per_step": 1.0}]}))
+    train_profile.main(["--refloor", "--out", str(profile)])
+    floor = json.loads(profile.read_text())["cases"][0]["floor_ms_per_step"]
+    assert floor == pytest.approx(1000 * 1_126_800 * 60 * train_profile.K / 100e9)
