@@ -39,14 +39,27 @@ def test_stacked_matches_graph_engine(mnist_small, name):
         np.testing.assert_allclose(gr["history"]["val_loss"], sr["history"]["val_loss"], rtol=1e-4)
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
-def test_restacking_carries_optimizer_state(mnist_small, optimizer):
-    """Networks leaving the stack: the rest go on exactly as in the graph engine."""
+def _scheduled_trainees(name, k=3, hparams=None):
+    """Networks whose TF-MOT schedules re-prune them every 5 steps (as the faithful retraining does)."""
+    out = []
+    for i in range(k):
+        net = models.build(name, seed=i)
+        schedule = pruning.polynomial_decay(0.3, initial_density=0.3, begin_step=1, end_step=40, frequency=5)
+        wrapped = pruning.wrap(net, models.prunable_layers(name, net), schedule)
+        pruning.set_masks(wrapped, pruning.masks_at_density(
+            {n: np.abs(w) for n, w in pruning.kernels(wrapped).items()}, 0.3))
+        out.append(training.Trainee(wrapped, seed=i, name=f"{name}-scheduled-{i}", hparams=hparams))
+    return out
+
+
+@pytest.mark.parametrize("optimizer, make", [("adam", _trainees), ("sgd", _trainees), ("adam", _scheduled_trainees)])
+def test_restacking_carries_optimizer_state(mnist_small, optimizer, make):
+    """Networks leaving the stack: the rest go on exactly as in the graph engine (masks, steps and all)."""
     hp = TrainingHparams(optimizer=optimizer, learning_rate=0.01, iterations=40, eval_every=20, batch_size=32)
     x, y = tf.constant(mnist_small.features(mnist_small.train)), tf.constant(mnist_small.train.y)
     finals = {}
     for engine in ("graph", "stacked"):
-        trainees = _trainees("lenet300", k=3, hparams=hp)
+        trainees = make("lenet300", k=3, hparams=hp)
         for t in trainees:
             t.optimizer = optimizers.make_optimizer(hp)
             t.optimizer.build(t.model.trainable_variables)
@@ -58,10 +71,13 @@ def test_restacking_carries_optimizer_state(mnist_small, optimizer):
         for active in [(0, 1, 2), (0, 2), (2,)]:
             graphs.chunk(active)(tf.constant(np.stack([streams[i].take(10) for i in active])))
             graphs.sync(active, 10)
-        finals[engine] = [t.model.get_weights() for t in trainees]
-    for g, s in zip(finals["graph"], finals["stacked"]):
+        finals[engine] = [(t.model.get_weights(), pruning.get_masks(t.model),
+                           [int(layer.pruning_step.numpy()) for layer in t.wrapped]) for t in trainees]
+    for (g, g_masks, g_steps), (s, s_masks, s_steps) in zip(finals["graph"], finals["stacked"]):
         for a, b in zip(g, s):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+        assert all(np.array_equal(g_masks[n], s_masks[n]) for n in g_masks) and g_steps == s_steps
+    assert [steps for _, _, steps in finals["stacked"]] == [[20] * 3, [10] * 3, [30] * 3]
 
 
 def test_what_does_not_stack():
