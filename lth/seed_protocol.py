@@ -234,6 +234,11 @@ def run_task(protocol, trials, density, epochs=500, subset=None, store=None, gro
 PROGRESS_TOPIC = "lth-seed-progress"
 
 
+def _describe(task) -> str:
+    protocol, trials, density = task
+    return f"{protocol}, trial(s) {', '.join(map(str, trials))}, {'dense' if density is None else f'density {density}'}"
+
+
 def _remote_task(task, epochs, subset, root, group_size, batch_size) -> list[str]:
     """A Dask task: one :func:`run_task` into the store at ``root``; returns its progress messages.
 
@@ -249,9 +254,7 @@ def _remote_task(task, epochs, subset, root, group_size, batch_size) -> list[str
         messages.append(message)
         worker.log_event(PROGRESS_TOPIC, message)
 
-    protocol, trials, density = task
-    report(f"task started: {protocol}, trial(s) {', '.join(map(str, trials))}, "
-           f"{'dense' if density is None else f'density {density}'}")
+    report(f"task started: {_describe(task)}")
     run_task(*task, epochs=epochs, subset=subset, store=ResultsStore(root), group_size=group_size,
              batch_size=batch_size, progress=report)
     return messages
@@ -278,34 +281,52 @@ def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, s
             run_task(*task, epochs=epochs, subset=subset, store=store, group_size=group_size,
                      batch_size=batch_size, progress=progress)
     else:
-        import time
-        from collections import Counter
-
-        from dask.distributed import as_completed
-
-        received = []
-
-        def forward(event):  # a worker's message, live
-            received.append(event[1])
-            if progress:
-                progress(event[1])
-
-        client.subscribe_topic(PROGRESS_TOPIC, forward)
-        try:
-            futures = [client.submit(_remote_task, task, epochs, subset, str(store.root), group_size, batch_size,
-                                     pure=False, priority=len(todo) - i) for i, task in enumerate(todo)]
-            sent = []
-            for future in as_completed(futures):
-                sent += future.result()
-            deadline = time.monotonic() + 10
-            while Counter(sent) - Counter(received) and time.monotonic() < deadline:
-                time.sleep(0.1)
-        finally:
-            client.unsubscribe_topic(PROGRESS_TOPIC)
-        for message in (Counter(sent) - Counter(received)).elements():  # events lost on the way, if any
-            if progress:
-                progress(message)
+        _run_on_dask(client, todo, epochs, subset, store, group_size, batch_size, progress)
     return stored_runs(protocols, densities, trials, epochs, subset, store, batch_size)
+
+
+def _run_on_dask(client, todo, epochs, subset, store, group_size, batch_size, progress) -> None:
+    """Run the tasks ``todo`` on a Dask cluster, earlier ones first; forward the workers' messages live.
+
+    A task that fails does not stop the others: each failure is reported as it happens, and
+    once every task has ended one error names them all (their finished runs stay stored, so
+    running the sweep again retries only what is missing).
+    """
+    import time
+    from collections import Counter
+
+    from dask.distributed import as_completed
+
+    received = []
+
+    def forward(event):  # a worker's message, live
+        received.append(event[1])
+        if progress:
+            progress(event[1])
+
+    client.subscribe_topic(PROGRESS_TOPIC, forward)
+    sent, failed = [], []
+    try:
+        futures = {client.submit(_remote_task, task, epochs, subset, str(store.root), group_size, batch_size,
+                                 pure=False, priority=len(todo) - i): task for i, task in enumerate(todo)}
+        for future in as_completed(list(futures)):
+            try:
+                sent += future.result()
+            except Exception as error:  # noqa: BLE001 - reported, and raised below once all tasks ended
+                failed.append(f"{_describe(futures[future])}: {type(error).__name__}: {error}")
+                if progress:
+                    progress(f"task failed: {failed[-1]}")
+        deadline = time.monotonic() + 10
+        while Counter(sent) - Counter(received) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        client.unsubscribe_topic(PROGRESS_TOPIC)
+    for message in (Counter(sent) - Counter(received)).elements():  # events lost on the way, if any
+        if progress:
+            progress(message)
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(todo)} sweep tasks failed (the others' runs are stored; "
+                           f"run the sweep again to retry): " + "; ".join(failed))
 
 
 KERAS_CONTROL = "seed_keras_fit"

@@ -222,3 +222,33 @@ def test_sweep_status_reports_every_cell_of_an_empty_store(store, capsys):
     cli.main(["sweep-status", "--trials", "5"])
     out = capsys.readouterr().out
     assert "0 of 44 cells hold 5 trials or more; 220 runs missing, no stored run yet" in out
+
+
+def test_a_failed_sweep_task_does_not_stop_the_others(store, monkeypatch):
+    """On Dask, one task's error is reported as it happens; the rest run; one error names it at the end."""
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import Client
+
+    from lth import seed_protocol
+
+    ran = []
+
+    def fake_run_task(protocol, trials, density, progress=None, **kwargs):
+        if density == 0.2:
+            raise ValueError("disk full")
+        ran.append((protocol, trials, density))
+        progress(f"stored {protocol} {density}")
+
+    monkeypatch.setattr(seed_protocol, "run_task", fake_run_task)  # the in-process workers see it
+    client = Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None)
+    messages = []
+    try:
+        with pytest.raises(RuntimeError, match=r"1 of 3 sweep tasks failed .*faithful, trial\(s\) 0, density 0.2: "
+                                               r"ValueError: disk full"):
+            seed_protocol.run(["faithful"], [0.5, 0.2], [0], epochs=1, subset=1200, store=store, client=client,
+                              progress=messages.append)
+    finally:
+        client.close()
+    assert sorted(ran, key=str) == [("faithful", (0,), 0.5), ("faithful", (0,), None)]
+    assert "task failed: faithful, trial(s) 0, density 0.2: ValueError: disk full" in messages
+    assert {"stored faithful 0.5", "stored faithful None"} <= set(messages)
