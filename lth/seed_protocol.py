@@ -181,15 +181,16 @@ def stored_runs(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epoch
     return [run for c in configs if (run := store.load("seed_protocol", c)) is not None]
 
 
+def _roles(density) -> tuple:
+    """The model roles trained at ``density`` (None: the dense model)."""
+    return MODELS[:1] if density is None else MODELS[1:]
+
+
 def _cells(protocols, densities, trials) -> list[tuple]:
     """Every run of the experiment as (protocol, role, density, trial); density None for the dense model."""
-    cells = [(p, "dense", None, t) for p in protocols for t in trials]
+    cells = [(p, role, None, t) for p in protocols for t in trials for role in _roles(None)]
     return cells + [(p, role, float(d), t) for p in protocols for t in trials for d in densities
-                    for role in ("pruning", "ticket", "random")]
-
-
-def _roles(density) -> tuple:
-    return ("dense",) if density is None else ("pruning", "ticket", "random")
+                    for role in _roles(d)]
 
 
 def tasks(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), store=None, trials_per_task=1,

@@ -107,14 +107,13 @@ class _Layer:
                 self.bias = self._stack([i.bias for i in inners])
             if _is_wrapper(first):
                 self.wrappers, self.scheduled = list(layers), list(scheduled)
-                masks = np.stack([layer.pruning_vars[0][1].numpy() for layer in layers])
                 if any(self.scheduled):
                     self.mask = self._stack([layer.pruning_vars[0][1] for layer in layers], trainable=False)
                     self.threshold = self._stack([layer.pruning_vars[0][2] for layer in layers], trainable=False)
-                    hold = np.array([not s for s in self.scheduled], dtype=bool).reshape((-1,) + (1,) * (masks.ndim - 1))
-                    self.hold = tf.constant(hold)
+                    hold = [not s for s in self.scheduled]
+                    self.hold = tf.reshape(tf.constant(hold), [-1] + [1] * (self.mask.shape.rank - 1))
                 else:
-                    self.mask = tf.constant(masks)
+                    self.mask = tf.constant(np.stack([layer.pruning_vars[0][1].numpy() for layer in layers]))
                 self.kernel.assign(self.kernel * self.mask)
 
     def _stack(self, variables, trainable=True):
