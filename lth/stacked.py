@@ -35,7 +35,7 @@ import tensorflow as tf
 import tf_keras as keras
 from tf_keras import layers as kl
 
-from lth import pruning
+from lth import native, pruning
 
 OPTIMIZER_FIELDS = ("optimizer", "learning_rate", "momentum", "warmup_iterations", "lr_milestones", "lr_gamma")
 
@@ -176,6 +176,14 @@ class StackedNetwork:
         for position, layer in enumerate(self.layers):
             inner = layer.inner
             if isinstance(inner, kl.Conv2D):
+                pool = self._pool_first(position)
+                if not grouped and not shared and self._native_first_conv(position, x):
+                    x = native.conv_pool(x, layer.kernel, inner.padding.upper())
+                    grouped, pooled_early = True, pool
+                    if layer.bias is not None:
+                        x = tf.nn.bias_add(x, tf.reshape(layer.bias, [-1]))
+                    x = inner.activation(x)
+                    continue
                 if not grouped and not shared:
                     x = tf.transpose(x, [1, 2, 3, 0, 4])
                     shape = tf.shape(x)
@@ -185,7 +193,6 @@ class StackedNetwork:
                 kh, kw, c, o = kernel.shape[1:]
                 kernel = tf.reshape(tf.transpose(kernel, [1, 2, 3, 0, 4]), [kh, kw, c, k * o])
                 x = tf.nn.conv2d(x, kernel, strides=inner.strides, padding=inner.padding.upper())
-                pool = self._pool_first(position)
                 if pool is not None:  # max-pool first: bias and activation then touch a quarter of the values
                     x = tf.nn.max_pool2d(x, pool.pool_size, pool.strides, pool.padding.upper())
                     pooled_early = pool
@@ -236,6 +243,25 @@ class StackedNetwork:
         if conv.activation not in (keras.activations.relu, keras.activations.linear):
             return None
         return following
+
+    def _native_first_conv(self, position, x) -> bool:
+        """Can convolution ``position`` and the max-pool after it run as :func:`lth.native.conv_pool`?
+
+        That op takes the first layer of networks fed their own grey images (``x [K, B, H, W, 1]``):
+        5x5 kernels, stride 1, a 2x2 max-pool that may come first (see :meth:`_pool_first`), and an
+        output of at most 32x32, on a machine where the op runs (:func:`lth.native.available`).
+        """
+        conv = self.layers[position].inner
+        pool = self._pool_first(position)
+        if pool is None or tuple(pool.pool_size) != (2, 2) or tuple(pool.strides) != (2, 2):
+            return False
+        if x.shape.rank != 5 or x.shape[-1] != 1 or tuple(conv.kernel_size) != (5, 5) or tuple(conv.strides) != (1, 1):
+            return False
+        pad = 4 if conv.padding == "valid" else 0
+        sides = [x.shape[2], x.shape[3]]
+        if any(side is None or not 2 <= side - pad <= 32 or (side - pad) % 2 for side in sides):
+            return False
+        return native.available()
 
     def update_masks(self):
         """Before a training step: the scheduled networks' TF-MOT mask updates (see :meth:`_Layer.update_masks`)."""

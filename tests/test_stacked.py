@@ -19,8 +19,13 @@ def _trainees(name, k=3, density=0.3, hparams=None):
     return out
 
 
-@pytest.mark.parametrize("name", ["lenet300", "lenet5"])
-def test_stacked_matches_graph_engine(mnist_small, name):
+@pytest.mark.parametrize("name, native_op", [("lenet300", False), ("lenet5", True), ("lenet5", False)])
+def test_stacked_matches_graph_engine(mnist_small, name, native_op, monkeypatch):
+    """LeNet-5's first layer runs as lth.native.conv_pool where it can, else as TensorFlow's ops: both match."""
+    if native_op and not stacked.native.available():
+        pytest.skip("lth.native does not run on this machine")
+    if not native_op:
+        monkeypatch.setattr(stacked.native, "available", lambda: False)
     runs = {}
     for engine in ("graph", "stacked"):
         trainees = _trainees(name)

@@ -1,0 +1,102 @@
+"""Native TensorFlow ops for what TensorFlow's own kernels do slowly on this CPU.
+
+:func:`conv_pool` is K networks' first convolution (one input channel, 5x5) fused with the
+2x2 max-pool after it (``conv_pool.cc``, AVX-512). It is compiled with the C++ compiler the
+first time it is needed, against the installed TensorFlow's headers, into a cache folder
+named by a hash of the source, the TensorFlow version and the flags; a lock keeps two
+processes (a sweep's Dask workers) from compiling at once. :func:`available` says whether
+it can be used here: it is not on a CPU without AVX-512, where compiling fails, or when
+``LTH_NATIVE=0``; callers then use TensorFlow's own ops, which give the same values up to
+round-off.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import subprocess
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import tensorflow as tf
+
+SOURCE = Path(__file__).with_name("conv_pool.cc")
+ARCH_FLAGS = ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma"]
+
+
+def _cpu_has_avx512() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return all(f" {flag}" in flags for flag in ("avx512f", "avx512bw", "avx512dq", "avx512vl"))
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("LTH_NATIVE_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"),
+                                                             "lth-native")
+    return Path(root)
+
+
+def _command(output: Path) -> list[str]:
+    return (["g++", "-std=c++17", "-O3", "-shared", "-fPIC", *ARCH_FLAGS, str(SOURCE), "-o", str(output)]
+            + tf.sysconfig.get_compile_flags() + tf.sysconfig.get_link_flags())
+
+
+def build() -> Path:
+    """Compile ``conv_pool.cc`` (once per source, TensorFlow version and flags); the shared library's path."""
+    key = hashlib.sha256("\0".join([SOURCE.read_text(), tf.__version__, *_command(Path("out"))]).encode()).hexdigest()
+    folder = _cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    library = folder / f"conv_pool-{key[:16]}.so"
+    with open(folder / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not library.exists():
+            partial = library.with_suffix(f".tmp{os.getpid()}")
+            result = subprocess.run(_command(partial), capture_output=True, text=True)
+            if result.returncode:
+                partial.unlink(missing_ok=True)
+                raise RuntimeError(f"compiling {SOURCE.name} failed:\n{result.stderr[-3000:]}")
+            partial.rename(library)
+    return library
+
+
+@lru_cache(maxsize=1)
+def _ops():
+    return tf.load_op_library(str(build()))
+
+
+@lru_cache(maxsize=1)
+def available() -> bool:
+    """Can :func:`conv_pool` run here? (AVX-512 CPU, a working compiler, ``LTH_NATIVE`` not ``0``.)"""
+    if os.environ.get("LTH_NATIVE", "1") == "0" or not _cpu_has_avx512():
+        return False
+    try:
+        _ops()
+    except Exception as error:  # noqa: BLE001  (any failure means: use TensorFlow's ops)
+        warnings.warn(f"lth.native is not available, TensorFlow's ops are used instead: {error}", stacklevel=2)
+        return False
+    return True
+
+
+def conv_pool(x, kernel, padding: str):
+    """Max-pooled (2x2) convolution of K networks' inputs ``x [K, B, H, W, 1]`` with kernels ``[K, 5, 5, 1, O]``.
+
+    Returns ``[B, H'/2, W'/2, K*O]`` (network k's channels at ``k*O ... k*O + O - 1``), before bias
+    and activation. Differentiable in ``kernel`` only: ``x`` is taken as data.
+    """
+    if padding not in ("SAME", "VALID"):
+        raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
+    ops = _ops()
+
+    @tf.custom_gradient
+    def run(kernel):
+        pooled, argmax = ops.lth_conv_pool(x, kernel, padding=padding)
+
+        def grad(upstream):
+            return ops.lth_conv_pool_filter_grad(x, argmax, upstream, tf.shape(kernel), padding=padding)
+
+        return pooled, grad
+
+    return run(tf.convert_to_tensor(kernel))

@@ -1,0 +1,80 @@
+"""lth.native.conv_pool: the fused first convolution and max-pool equals TensorFlow's ops, values and gradients."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lth import models, native, stacked
+
+pytestmark = pytest.mark.skipif(not native.available(), reason="lth.native does not run on this machine")
+
+
+def _reference(x, kernel, padding):
+    """TensorFlow's grouped convolution then max-pool, as lth.stacked runs them without the native op."""
+    k, b, h, w, _ = x.shape
+    grouped = tf.reshape(tf.transpose(x, [1, 2, 3, 0, 4]), [b, h, w, k])
+    flat = tf.reshape(tf.transpose(kernel, [1, 2, 3, 0, 4]), [5, 5, 1, k * kernel.shape[-1]])
+    return tf.nn.max_pool2d(tf.nn.conv2d(grouped, flat, 1, padding), 2, 2, "VALID")
+
+
+def _inputs(k, b, side, filters, seed=0):
+    rng = np.random.default_rng(seed)
+    pixels = rng.random((k, b, side, side, 1)) * (rng.random((k, b, side, side, 1)) > 0.6)  # sparse, like MNIST
+    return (tf.constant(pixels.astype("float32")),
+            tf.Variable(rng.standard_normal((k, 5, 5, 1, filters)).astype("float32")))
+
+
+@pytest.mark.parametrize("k, b, side, filters, padding", [(3, 7, 28, 6, "SAME"), (2, 5, 28, 6, "VALID"),
+                                                          (1, 4, 12, 8, "SAME"), (2, 3, 32, 5, "VALID")])
+def test_values_and_kernel_gradient_match_tensorflow(k, b, side, filters, padding):
+    x, kernel = _inputs(k, b, side, filters)
+    upstream = tf.constant(np.random.default_rng(1).standard_normal(_reference(x, kernel, padding).shape), tf.float32)
+    results = {}
+    for name, fn in (("tf", _reference), ("native", native.conv_pool)):
+        with tf.GradientTape() as tape:
+            pooled = fn(x, kernel, padding)
+            loss = tf.reduce_sum(pooled * upstream)
+        results[name] = pooled.numpy(), tape.gradient(loss, kernel).numpy()
+    (tf_pooled, tf_grad), (native_pooled, native_grad) = results["tf"], results["native"]
+    assert native_pooled.shape == tf_pooled.shape
+    np.testing.assert_allclose(native_pooled, tf_pooled, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(native_grad, tf_grad, rtol=1e-4, atol=1e-4 * np.abs(tf_grad).max())
+
+
+def test_gradient_goes_to_the_first_of_equal_maxima():
+    """Ties: an identity kernel on an image constant on each 2x2 block makes all four values of every
+    block equal; the gradient is then taken at each block's top-left value (row-major first)."""
+    rng = np.random.default_rng(0)
+    blocks = rng.random((6, 6)).astype("float32")
+    image = np.kron(blocks, np.ones((2, 2), "float32"))  # 12x12, constant on each 2x2 block
+    kernel = np.zeros((1, 5, 5, 1, 1), "float32")
+    kernel[0, 2, 2, 0, 0] = 1.0  # the centre tap: the convolution is the image itself
+    upstream = rng.standard_normal((6, 6)).astype("float32")
+    kernel_var = tf.Variable(kernel)
+    with tf.GradientTape() as tape:
+        pooled = native.conv_pool(tf.constant(image[None, None, :, :, None]), kernel_var, "SAME")
+        loss = tf.reduce_sum(pooled[0, :, :, 0] * upstream)
+    np.testing.assert_array_equal(pooled.numpy()[0, :, :, 0], blocks)
+    padded = np.pad(image, 2)
+    expected = np.array([[sum(upstream[p, q] * padded[2 * p + i, 2 * q + j] for p in range(6) for q in range(6))
+                          for j in range(5)] for i in range(5)])
+    np.testing.assert_allclose(tape.gradient(loss, kernel_var).numpy()[0, :, :, 0, 0], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_bad_shapes_are_refused_with_their_sizes():
+    x, kernel = _inputs(2, 3, 28, 6)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="kernel must be"):
+        native.conv_pool(x, kernel[:1], "SAME")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="even and between 2 and 32.*27x27"):
+        native.conv_pool(x[:, :, :27, :27], kernel, "SAME")
+    with pytest.raises(ValueError, match="padding must be 'SAME' or 'VALID', got 'same'"):
+        native.conv_pool(x, kernel, "same")
+
+
+def test_stacked_lenet5_uses_it_for_the_first_layer_only():
+    nets = [models.build("lenet5", seed=i) for i in range(2)]
+    net = stacked.StackedNetwork(nets)
+    x = tf.zeros((2, 3, 28, 28, 1))
+    assert net._native_first_conv(0, x)
+    assert not net._native_first_conv(2, tf.zeros((3, 14, 14, 12)))  # the second convolution: grouped input
+    graph = tf.function(net.__call__).get_concrete_function(x).graph
+    assert {op.type for op in graph.get_operations()} >= {"LthConvPool", "Conv2D"}
