@@ -6,7 +6,8 @@ For each case of ``bench/train_speed.py`` it trains K = 4 masked networks with l
 engine, profiles ``--steps`` training steps after a warm-up interval, and adds up each op's
 *exclusive* time (an enclosing event minus the events nested in it) per training step, summed
 over TensorFlow's two compute threads (so the sum can exceed the wall time per step when ops
-overlap). Ops are grouped: convolutions (forward, input and filter gradients), dense matmuls,
+overlap). Ops are grouped: lth.native's fused convolution + max-pool ops (forward and gradients),
+TensorFlow's convolutions (forward, input and filter gradients), dense matmuls,
 max-pooling, optimiser (the fused update kernels, or XLA where used), and everything else (element-wise ops,
 transposes, gathers, the executor's own work). It also prints the wall time per step and the
 arithmetic floor per step (training FLOPs / numpy matmul rate), as in train_speed.py.
@@ -36,6 +37,8 @@ NOT_OPS = {"StartRegion", "Record", "ExecutorDoneCallback"}
 
 
 def category(op: str) -> str:
+    if op.startswith("LthConvPool") or op.startswith("LthGroupedConvPool"):
+        return "conv + max-pool (lth.native)"
     if "Conv2D" in op:
         return "convolutions"
     if "MatMul" in op:

@@ -19,6 +19,8 @@ weight magnitudes (TF-MOT's own mask code, one network at a time), then zero
 the pruned weights before the forward pass. A convolution followed by a
 2x2 max-pool with ReLU (or no activation) pools before its bias and activation:
 the same values, and a quarter of the element-wise work on the largest tensors.
+Where :mod:`lth.native` runs, a 5x5 convolution and such a max-pool run as one of
+its fused ops instead (LeNet-5's two convolutions): the same values up to round-off.
 
 Only what the book's small networks need is supported: ``Sequential`` models
 of Flatten, Dense, Conv2D and MaxPool2D layers with element-wise activations,
@@ -184,6 +186,13 @@ class StackedNetwork:
                         x = tf.nn.bias_add(x, tf.reshape(layer.bias, [-1]))
                     x = inner.activation(x)
                     continue
+                if grouped and self._native_grouped_conv(position, x):
+                    x = native.grouped_conv_pool(x, layer.kernel)
+                    pooled_early = pool
+                    if layer.bias is not None:
+                        x = tf.nn.bias_add(x, tf.reshape(layer.bias, [-1]))
+                    x = inner.activation(x)
+                    continue
                 if not grouped and not shared:
                     x = tf.transpose(x, [1, 2, 3, 0, 4])
                     shape = tf.shape(x)
@@ -244,22 +253,38 @@ class StackedNetwork:
             return None
         return following
 
-    def _native_first_conv(self, position, x) -> bool:
-        """Can convolution ``position`` and the max-pool after it run as :func:`lth.native.conv_pool`?
-
-        That op takes the first layer of networks fed their own grey images (``x [K, B, H, W, 1]``):
-        5x5 kernels, stride 1, a 2x2 max-pool that may come first (see :meth:`_pool_first`), and an
-        output of at most 32x32, on a machine where the op runs (:func:`lth.native.available`).
-        """
+    def _native_candidate(self, position) -> bool:
+        """Is convolution ``position`` 5x5 with stride 1, followed by a 2x2 max-pool that may come first?"""
         conv = self.layers[position].inner
         pool = self._pool_first(position)
-        if pool is None or tuple(pool.pool_size) != (2, 2) or tuple(pool.strides) != (2, 2):
+        return (pool is not None and tuple(pool.pool_size) == (2, 2) and tuple(pool.strides) == (2, 2)
+                and tuple(conv.kernel_size) == (5, 5) and tuple(conv.strides) == (1, 1))
+
+    def _native_first_conv(self, position, x) -> bool:
+        """Can convolution ``position`` and its max-pool run as :func:`lth.native.conv_pool`?
+
+        That op takes a first layer fed each network's own grey images (``x [K, B, H, W, 1]``), with
+        an output of at most 32x32 and even sides, on a machine where it runs (:func:`lth.native.available`).
+        """
+        if not self._native_candidate(position) or x.shape.rank != 5 or x.shape[-1] != 1:
             return False
-        if x.shape.rank != 5 or x.shape[-1] != 1 or tuple(conv.kernel_size) != (5, 5) or tuple(conv.strides) != (1, 1):
-            return False
-        pad = 4 if conv.padding == "valid" else 0
+        pad = 4 if self.layers[position].inner.padding == "valid" else 0
         sides = [x.shape[2], x.shape[3]]
         if any(side is None or not 2 <= side - pad <= 32 or (side - pad) % 2 for side in sides):
+            return False
+        return native.available()
+
+    def _native_grouped_conv(self, position, x) -> bool:
+        """Can convolution ``position``, on grouped activations ``x [B, H, W, K*C]``, and its max-pool run
+        as :func:`lth.native.grouped_conv_pool`? (VALID padding, C <= 6, at most 16 filters, an output
+        at most 12 wide, both sides even.)"""
+        conv = self.layers[position].inner
+        if not self._native_candidate(position) or conv.padding != "valid" or conv.filters > 16:
+            return False
+        height, width = x.shape[1], x.shape[2]
+        if not 1 <= x.shape[-1] // self.k <= 6 or height is None or width is None:
+            return False
+        if height - 4 < 2 or (height - 4) % 2 or not 2 <= width - 4 <= 12 or (width - 4) % 2:
             return False
         return native.available()
 

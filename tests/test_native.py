@@ -1,4 +1,4 @@
-"""lth.native.conv_pool: the fused first convolution and max-pool equals TensorFlow's ops, values and gradients."""
+"""lth.native's fused convolution + max-pool ops equal TensorFlow's ops, in values and gradients."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -70,11 +70,44 @@ def test_bad_shapes_are_refused_with_their_sizes():
         native.conv_pool(x, kernel, "same")
 
 
-def test_stacked_lenet5_uses_it_for_the_first_layer_only():
+def _grouped_reference(x, kernel):
+    k, _, _, c, o = kernel.shape
+    flat = tf.reshape(tf.transpose(kernel, [1, 2, 3, 0, 4]), [5, 5, c, k * o])
+    return tf.nn.max_pool2d(tf.nn.conv2d(x, flat, 1, "VALID"), 2, 2, "VALID")
+
+
+@pytest.mark.parametrize("k, b, side, c, o", [(3, 5, (14, 14), 6, 16), (2, 3, (10, 8), 2, 5), (1, 2, (16, 16), 6, 16)])
+def test_grouped_values_and_both_gradients_match_tensorflow(k, b, side, c, o):
+    rng = np.random.default_rng(2)
+    x = tf.Variable(np.maximum(rng.standard_normal((b, *side, k * c)), 0).astype("float32"))  # ReLU outputs
+    kernel = tf.Variable(rng.standard_normal((k, 5, 5, c, o)).astype("float32"))
+    upstream = tf.constant(rng.standard_normal(_grouped_reference(x, kernel).shape).astype("float32"))
+    results = {}
+    for name, fn in (("tf", _grouped_reference), ("native", native.grouped_conv_pool)):
+        with tf.GradientTape() as tape:
+            pooled = fn(x, kernel)
+            loss = tf.reduce_sum(pooled * upstream)
+        results[name] = [pooled.numpy()] + [g.numpy() for g in tape.gradient(loss, [x, kernel])]
+    for ours, theirs in zip(results["native"], results["tf"]):
+        assert ours.shape == theirs.shape
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
+
+
+def test_grouped_shapes_out_of_its_limits_are_refused():
+    kernel = tf.zeros((2, 5, 5, 7, 16))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="C must be 1 to 6 and O 1 to 16, got C=7"):
+        native.grouped_conv_pool(tf.zeros((1, 14, 14, 14)), kernel)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"x must be \[B, H, W, K\*C\] = \[B, H, W, 12\]"):
+        native.grouped_conv_pool(tf.zeros((1, 14, 14, 6)), tf.zeros((2, 5, 5, 6, 16)))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at most 12 wide, got 10x14"):
+        native.grouped_conv_pool(tf.zeros((1, 14, 18, 12)), tf.zeros((2, 5, 5, 6, 16)))
+
+
+def test_stacked_lenet5_runs_both_convolutions_natively():
     nets = [models.build("lenet5", seed=i) for i in range(2)]
     net = stacked.StackedNetwork(nets)
     x = tf.zeros((2, 3, 28, 28, 1))
-    assert net._native_first_conv(0, x)
-    assert not net._native_first_conv(2, tf.zeros((3, 14, 14, 12)))  # the second convolution: grouped input
-    graph = tf.function(net.__call__).get_concrete_function(x).graph
-    assert {op.type for op in graph.get_operations()} >= {"LthConvPool", "Conv2D"}
+    assert net._native_first_conv(0, x) and not net._native_first_conv(2, tf.zeros((3, 14, 14, 12)))
+    assert net._native_grouped_conv(2, tf.zeros((3, 14, 14, 12)))
+    ops = {op.type for op in tf.function(net.__call__).get_concrete_function(x).graph.get_operations()}
+    assert {"LthConvPool", "LthGroupedConvPool"} <= ops and not {"Conv2D", "MaxPool"} & ops

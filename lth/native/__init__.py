@@ -1,8 +1,9 @@
 """Native TensorFlow ops for what TensorFlow's own kernels do slowly on this CPU.
 
 :func:`conv_pool` is K networks' first convolution (one input channel, 5x5) fused with the
-2x2 max-pool after it (``conv_pool.cc``, AVX-512). It is compiled with the C++ compiler the
-first time it is needed, against the installed TensorFlow's headers, into a cache folder
+2x2 max-pool after it (``conv_pool.cc``); :func:`grouped_conv_pool` a later 5x5 convolution of
+few channels and its max-pool (``grouped_conv_pool.cc``). Both are AVX-512 code. They are
+compiled with the C++ compiler the first time they are needed, against the installed TensorFlow's headers, into a cache folder
 named by a hash of the source, the TensorFlow version and the flags; a lock keeps two
 processes (a sweep's Dask workers) from compiling at once. :func:`available` says whether
 it can be used here: it is not on a CPU without AVX-512, where compiling fails, or when
@@ -21,7 +22,9 @@ from pathlib import Path
 
 import tensorflow as tf
 
-SOURCE = Path(__file__).with_name("conv_pool.cc")
+FOLDER = Path(__file__).parent
+SOURCES = sorted(FOLDER.glob("*.cc"))
+HEADERS = sorted(FOLDER.glob("*.h"))
 ARCH_FLAGS = ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma"]
 
 
@@ -40,16 +43,18 @@ def _cache_dir() -> Path:
 
 
 def _command(output: Path) -> list[str]:
-    return (["g++", "-std=c++17", "-O3", "-shared", "-fPIC", *ARCH_FLAGS, str(SOURCE), "-o", str(output)]
+    return (["g++", "-std=c++17", "-O3", "-shared", "-fPIC", *ARCH_FLAGS, *map(str, SOURCES), "-o", str(output)]
             + tf.sysconfig.get_compile_flags() + tf.sysconfig.get_link_flags())
 
 
 def build() -> Path:
-    """Compile ``conv_pool.cc`` (once per source, TensorFlow version and flags); the shared library's path."""
-    key = hashlib.sha256("\0".join([SOURCE.read_text(), tf.__version__, *_command(Path("out"))]).encode()).hexdigest()
+    """Compile the ``*.cc`` files here into one library (once per source text, TensorFlow version and
+    flags); its path."""
+    texts = [path.read_text() for path in SOURCES + HEADERS]
+    key = hashlib.sha256("\0".join([*texts, tf.__version__, *_command(Path("out"))]).encode()).hexdigest()
     folder = _cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    library = folder / f"conv_pool-{key[:16]}.so"
+    library = folder / f"lth_native-{key[:16]}.so"
     with open(folder / "build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not library.exists():
@@ -57,7 +62,7 @@ def build() -> Path:
             result = subprocess.run(_command(partial), capture_output=True, text=True)
             if result.returncode:
                 partial.unlink(missing_ok=True)
-                raise RuntimeError(f"compiling {SOURCE.name} failed:\n{result.stderr[-3000:]}")
+                raise RuntimeError(f"compiling {', '.join(p.name for p in SOURCES)} failed:\n{result.stderr[-3000:]}")
             partial.rename(library)
     return library
 
@@ -100,3 +105,21 @@ def conv_pool(x, kernel, padding: str):
         return pooled, grad
 
     return run(tf.convert_to_tensor(kernel))
+
+
+def grouped_conv_pool(x, kernel):
+    """Max-pooled (2x2) VALID convolution of K networks' activations ``x [B, H, W, K*C]`` (network k's
+    channels side by side) with kernels ``[K, 5, 5, C, O]``: ``[B, (H-4)/2, (W-4)/2, K*O]``, before bias
+    and activation. Differentiable in both."""
+    ops = _ops()
+
+    @tf.custom_gradient
+    def run(x, kernel):
+        pooled, argmax = ops.lth_grouped_conv_pool(x, kernel)
+
+        def grad(upstream):
+            return ops.lth_grouped_conv_pool_grad(x, kernel, argmax, upstream)
+
+        return pooled, grad
+
+    return run(tf.convert_to_tensor(x), tf.convert_to_tensor(kernel))

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "op_support.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -107,19 +108,7 @@ inline void pooled_row(const float* buf, const float* w /* [5][5][NF] */, int p,
     const __m512 c1 = _mm512_permutex2var_ps(acc[f][0][0], ODDS, acc[f][0][1]);
     const __m512 c2 = _mm512_permutex2var_ps(acc[f][1][0], EVENS, acc[f][1][1]);
     const __m512 c3 = _mm512_permutex2var_ps(acc[f][1][0], ODDS, acc[f][1][1]);
-    __m512 m = c0;
-    __m512i idx = _mm512_setzero_si512();
-    __mmask16 gt = _mm512_cmp_ps_mask(c1, m, _CMP_GT_OQ);
-    m = _mm512_mask_mov_ps(m, gt, c1);
-    idx = _mm512_mask_mov_epi32(idx, gt, _mm512_set1_epi32(1));
-    gt = _mm512_cmp_ps_mask(c2, m, _CMP_GT_OQ);
-    m = _mm512_mask_mov_ps(m, gt, c2);
-    idx = _mm512_mask_mov_epi32(idx, gt, _mm512_set1_epi32(2));
-    gt = _mm512_cmp_ps_mask(c3, m, _CMP_GT_OQ);
-    m = _mm512_mask_mov_ps(m, gt, c3);
-    idx = _mm512_mask_mov_epi32(idx, gt, _mm512_set1_epi32(3));
-    best[f] = m;
-    index[f] = idx;
+    best[f] = lth_native::first_max(c0, c1, c2, c3, &index[f]);
   }
 }
 
@@ -127,7 +116,7 @@ template <int NF>
 void forward_chunk(const float* buf, const float* w, const Geometry& g, int64_t net, int64_t image, int64_t f0,
                    float* pooled, uint8_t* argmax) {
   const int64_t channels = g.k * g.o;
-  const __mmask16 lanes = static_cast<__mmask16>((1u << g.wp) - 1);
+  const __mmask16 lanes = lth_native::first_lanes(g.wp);
   const __m512i stride = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                             _mm512_set1_epi32(static_cast<int>(channels)));
   for (int p = 0; p < g.hp; ++p) {
@@ -172,7 +161,7 @@ const __m512i INTERLEAVE_HI = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12
 // The full-size gradient of one filter's convolution output ([ho][32], zero but at each block's argmax).
 inline void unpool(const float* grad, const uint8_t* which, const Geometry& g, int64_t grad_base, float* dy) {
   const int64_t channels = g.k * g.o;
-  const __mmask16 lanes = static_cast<__mmask16>((1u << g.wp) - 1);
+  const __mmask16 lanes = lth_native::first_lanes(g.wp);
   const __m512i stride = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                             _mm512_set1_epi32(static_cast<int>(channels)));
   const __m512 zero = _mm512_setzero_ps();
@@ -187,17 +176,6 @@ inline void unpool(const float* grad, const uint8_t* which, const Geometry& g, i
       _mm512_store_ps(out + 16, _mm512_permutex2var_ps(even, INTERLEAVE_HI, odd));
     }
   }
-}
-
-template <typename Fn>
-void parallel(OpKernelContext* context, int64_t units, int64_t cost, Fn fn) {
-  auto* threads = context->device()->tensorflow_cpu_worker_threads();
-  threads->workers->ParallelFor(units, cost, fn);
-}
-
-int chunks_for(OpKernelContext* context, int64_t work) {
-  const int threads = context->device()->tensorflow_cpu_worker_threads()->num_threads;
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, work)));
 }
 
 }  // namespace
@@ -269,7 +247,7 @@ class ConvPoolOp : public OpKernel {
             weights[net * KS * KS * g.o + f0 * KS * KS + t * nf + f] = ks[(net * KS * KS + t) * g.o + f0 + f];
       }
     const Geometry geo = g;
-    parallel(context, g.k * g.b, 20000 * g.o, [&, geo](int64_t start, int64_t end) {
+    lth_native::parallel(context, g.k * g.b, 20000 * g.o, [&, geo](int64_t start, int64_t end) {
       alignas(64) float buf[ROWS * COLS];
       for (int64_t unit = start; unit < end; ++unit) {
         const int64_t net = unit / geo.b, image = unit % geo.b;
@@ -318,19 +296,18 @@ class ConvPoolFilterGradOp : public OpKernel {
     const uint8_t* which = argmax.flat<uint8_t>().data();
     const float* dp = grad.flat<float>().data();
     // Each chunk of images sums into its own 25 vectors per (network, filter); chunks are added in order.
-    const int chunks = chunks_for(context, g.b);
+    const int chunks = lth_native::chunks_for(context, g.b);
     const int64_t per_chunk = (g.b + chunks - 1) / chunks;
     const int64_t filters = g.k * g.o;
-    std::vector<float> partial(static_cast<size_t>(chunks) * filters * KS * KS * 16 + 16);
-    float* partial_base = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(partial.data()) + 63) & ~uintptr_t(63));
+    lth_native::AlignedFloats partial(static_cast<size_t>(chunks) * filters * KS * KS * 16);
+    float* partial_base = partial.get();
     const Geometry geo = g;
     const int64_t channels = filters;
-    parallel(context, chunks, 40000 * g.o * per_chunk * g.k, [&, geo](int64_t start, int64_t end) {
+    lth_native::parallel(context, chunks, 40000 * g.o * per_chunk * g.k, [&, geo](int64_t start, int64_t end) {
       alignas(64) float buf[ROWS * COLS];
       alignas(64) float dy[MAX_OUT * MAX_OUT];
       for (int64_t chunk = start; chunk < end; ++chunk) {
         float* sums = partial_base + chunk * filters * KS * KS * 16;
-        std::memset(sums, 0, sizeof(float) * filters * KS * KS * 16);
         const int64_t first = chunk * per_chunk, last = std::min(geo.b, first + per_chunk);
         for (int64_t net = 0; net < geo.k; ++net) {
           for (int64_t image = first; image < last; ++image) {
