@@ -5,7 +5,30 @@ import tensorflow as tf
 
 from lth import models, native, stacked
 
-pytestmark = pytest.mark.skipif(not native.available(), reason="lth.native does not run on this machine")
+needs_native = pytest.mark.skipif(not native.available(), reason="lth.native does not run on this machine")
+
+
+@pytest.fixture
+def fresh_native(monkeypatch, tmp_path):
+    """lth.native as in a new process, with an empty build cache."""
+    monkeypatch.setenv("LTH_NATIVE_CACHE", str(tmp_path))
+    native.available.cache_clear()
+    native._ops.cache_clear()
+    yield
+    native.available.cache_clear()
+    native._ops.cache_clear()
+
+
+def test_unavailable_with_a_warning_when_compiling_fails(fresh_native, monkeypatch):
+    monkeypatch.setattr(native, "_cpu_has_avx512", lambda: True)
+    monkeypatch.setattr(native, "_command", lambda output: ["false"])  # a compiler that always fails
+    with pytest.warns(UserWarning, match="lth.native is not available, TensorFlow's ops are used instead"):
+        assert not native.available()
+
+
+def test_turned_off_by_environment(fresh_native, monkeypatch):
+    monkeypatch.setenv("LTH_NATIVE", "0")
+    assert not native.available()
 
 
 def _reference(x, kernel, padding):
@@ -23,6 +46,7 @@ def _inputs(k, b, side, filters, seed=0):
             tf.Variable(rng.standard_normal((k, 5, 5, 1, filters)).astype("float32")))
 
 
+@needs_native
 @pytest.mark.parametrize("k, b, side, filters, padding", [(3, 7, 28, 6, "SAME"), (2, 5, 28, 6, "VALID"),
                                                           (1, 4, 12, 8, "SAME"), (2, 3, 32, 5, "VALID")])
 def test_values_and_kernel_gradient_match_tensorflow(k, b, side, filters, padding):
@@ -40,6 +64,7 @@ def test_values_and_kernel_gradient_match_tensorflow(k, b, side, filters, paddin
     np.testing.assert_allclose(native_grad, tf_grad, rtol=1e-4, atol=1e-4 * np.abs(tf_grad).max())
 
 
+@needs_native
 def test_gradient_goes_to_the_first_of_equal_maxima():
     """Ties: an identity kernel on an image constant on each 2x2 block makes all four values of every
     block equal; the gradient is then taken at each block's top-left value (row-major first)."""
@@ -60,6 +85,7 @@ def test_gradient_goes_to_the_first_of_equal_maxima():
     np.testing.assert_allclose(tape.gradient(loss, kernel_var).numpy()[0, :, :, 0, 0], expected, rtol=1e-5, atol=1e-6)
 
 
+@needs_native
 def test_bad_shapes_are_refused_with_their_sizes():
     x, kernel = _inputs(2, 3, 28, 6)
     with pytest.raises(tf.errors.InvalidArgumentError, match="kernel must be"):
@@ -76,6 +102,7 @@ def _grouped_reference(x, kernel):
     return tf.nn.max_pool2d(tf.nn.conv2d(x, flat, 1, "VALID"), 2, 2, "VALID")
 
 
+@needs_native
 @pytest.mark.parametrize("k, b, side, c, o", [(3, 5, (14, 14), 6, 16), (2, 3, (10, 8), 2, 5), (1, 2, (16, 16), 6, 16)])
 def test_grouped_values_and_both_gradients_match_tensorflow(k, b, side, c, o):
     rng = np.random.default_rng(2)
@@ -93,6 +120,7 @@ def test_grouped_values_and_both_gradients_match_tensorflow(k, b, side, c, o):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
 
 
+@needs_native
 def test_grouped_shapes_out_of_its_limits_are_refused():
     kernel = tf.zeros((2, 5, 5, 7, 16))
     with pytest.raises(tf.errors.InvalidArgumentError, match="C must be 1 to 6 and O 1 to 16, got C=7"):
@@ -103,6 +131,7 @@ def test_grouped_shapes_out_of_its_limits_are_refused():
         native.grouped_conv_pool(tf.zeros((1, 14, 18, 12)), tf.zeros((2, 5, 5, 6, 16)))
 
 
+@needs_native
 def test_stacked_lenet5_runs_both_convolutions_natively():
     nets = [models.build("lenet5", seed=i) for i in range(2)]
     net = stacked.StackedNetwork(nets)

@@ -2,10 +2,11 @@
 
 :func:`conv_pool` is K networks' first convolution (one input channel, 5x5) fused with the
 2x2 max-pool after it (``conv_pool.cc``); :func:`grouped_conv_pool` a later 5x5 convolution of
-few channels and its max-pool (``grouped_conv_pool.cc``). Both are AVX-512 code. They are
-compiled with the C++ compiler the first time they are needed, against the installed TensorFlow's headers, into a cache folder
-named by a hash of the source, the TensorFlow version and the flags; a lock keeps two
-processes (a sweep's Dask workers) from compiling at once. :func:`available` says whether
+few channels and its max-pool (``grouped_conv_pool.cc``). Both are AVX-512 code, compiled with
+``g++`` the first time they are needed, against the installed TensorFlow's headers, into a cache
+folder (``$LTH_NATIVE_CACHE``, default ``~/.cache/lth-native``) named by a hash of the sources, the
+TensorFlow version and the flags; a lock keeps two processes (a sweep's Dask workers) from
+compiling at once. :func:`available` says whether
 it can be used here: it is not on a CPU without AVX-512, where compiling fails, or when
 ``LTH_NATIVE=0``; callers then use TensorFlow's own ops, which give the same values up to
 round-off.
@@ -51,7 +52,8 @@ def build() -> Path:
     """Compile the ``*.cc`` files here into one library (once per source text, TensorFlow version and
     flags); its path."""
     texts = [path.read_text() for path in SOURCES + HEADERS]
-    key = hashlib.sha256("\0".join([*texts, tf.__version__, *_command(Path("out"))]).encode()).hexdigest()
+    flags = [flag for flag in _command(Path("out")) if not flag.endswith(".cc")]  # not the checkout's path
+    key = hashlib.sha256("\0".join([*texts, tf.__version__, *flags]).encode()).hexdigest()
     folder = _cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     library = folder / f"lth_native-{key[:16]}.so"
@@ -74,7 +76,7 @@ def _ops():
 
 @lru_cache(maxsize=1)
 def available() -> bool:
-    """Can :func:`conv_pool` run here? (AVX-512 CPU, a working compiler, ``LTH_NATIVE`` not ``0``.)"""
+    """Can the native ops run here? (An AVX-512 CPU, a working compiler, ``LTH_NATIVE`` not ``0``.)"""
     if os.environ.get("LTH_NATIVE", "1") == "0" or not _cpu_has_avx512():
         return False
     try:
