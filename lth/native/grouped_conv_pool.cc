@@ -6,12 +6,12 @@
 //                         which of each block's four values won (row-major, the first of equal maxima).
 // LthGroupedConvPoolGrad: x, kernel, argmax, d pooled -> d x, d kernel.
 //
-// Limits: C <= 6 (five columns of C channels fit two vectors), O <= 16 (one vector), W' <= 12,
+// Limits: C <= 6 (six columns of C channels fit three vectors), O <= 16 (one vector), W' <= 12,
 // H' and W' even. The forward pass keeps a row pair of outputs (all O channels of each pixel in
 // one vector) in registers and pools it there. The input gradient uses the pool's sparsity: of
 // each block's four outputs only the winner has a gradient, so each pooled value adds one
 // scaled 5x5xC kernel slice into the input gradient (TensorFlow's kernels add all four, three of
-// them zero, and at ~33 GFLOP/s on this CPU: the slowest op of LeNet-5's training step).
+// them zero, at ~33 GFLOP/s on this CPU: before this op, the slowest of LeNet-5's training step).
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -33,7 +33,7 @@ namespace {
 constexpr int KS = 5;
 constexpr int MAX_C = 6;
 constexpr int MAX_WO = 12;
-constexpr int WINDOW = 32;  // floats of a kernel row slice (5 * C <= 30), padded to two vectors
+constexpr int PATCH = 48;   // floats of a row of a 2x2 block's receptive field (6 pixels * C <= 36), three vectors
 
 struct Geometry {
   int64_t k, b, h, w, c, o, ho, wo, hp, wp;
@@ -122,84 +122,77 @@ ForwardRows forward_rows_for(int64_t wo) {
   }
 }
 
-// The full-size gradient [H'][W'] of vectors (O channels) of one image's convolution output: each
-// block's pooled gradient at its winner, zero at the other three.
-inline void unpool(const float* grad, const uint8_t* argmax, const Geometry& g, int64_t net, int64_t index,
-                   float* dy) {
-  const __mmask16 lanes = first_lanes(g.o);
-  for (int64_t p = 0; p < g.hp; ++p)
-    for (int64_t q = 0; q < g.wp; ++q) {
-      const int64_t cell = (index * g.hp + p) * g.wp + q;
-      const __m512 v = _mm512_maskz_loadu_ps(lanes, grad + cell * g.k * g.o + net * g.o);
-      const __m512i a = _mm512_cvtepu8_epi32(
-          _mm_maskz_loadu_epi8(lanes, argmax + (((net * g.b + index) * g.hp + p) * g.wp + q) * g.o));
-      for (int k = 0; k < 4; ++k) {
-        const __mmask16 won = _mm512_cmpeq_epi32_mask(a, _mm512_set1_epi32(k)) & lanes;
-        _mm512_store_ps(dy + ((2 * p + k / 2) * g.wo + 2 * q + k % 2) * 16, _mm512_maskz_mov_ps(won, v));
-      }
+// The gradients of one image of one network, from its pooled gradient. Of each 2x2 block's four
+// outputs only the winner (per channel o) has a gradient, g[o]; the op visits each block once per
+// winner position a = (row dr, column dc), and for each channel o that won there:
+//  * kernel gradient: kernel row i of channel o gains g[o] times the input row segment under it
+//    (5*C contiguous floats of the image, two vectors), summed in ``kernel_sums`` [O][5][32];
+//  * input gradient: the block's 6x6xC receptive field (``patch``: 6 rows of 6*C floats, three
+//    vectors each, in registers) gains g[o] times channel o's kernel rows, placed at column
+//    offset dc (``slices`` [O][2][5][PATCH]) and row offset dr; the patch is added to the
+//    image's gradient once per block.
+// Grouping by winner position keeps the loops free of data-dependent branches but the loop over
+// each position's channels. Work per block: 10 + 15 FMAs per channel, a quarter of the dense
+// computation's (where three of four outputs have zero gradient).
+template <int A>
+inline void add_winners(const float* image, const float* values, __mmask16 won, const float* slices, const Geometry& g,
+                        int64_t p, int64_t q, const __mmask16* row_lanes, const bool* needed, float* kernel_sums,
+                        __m512 (&patch)[6][3]) {
+  constexpr int dr = A >> 1, dc = A & 1;
+  const float* segment = image + ((2 * p + dr) * g.w + 2 * q + dc) * g.c;
+  unsigned bits = won;
+  while (bits) {
+    const int o = __builtin_ctz(bits);
+    bits &= bits - 1;
+    const __m512 s = _mm512_set1_ps(values[o]);
+    float* sums = kernel_sums + o * KS * 32;
+    const float* slice = slices + (o * 2 + dc) * KS * PATCH;
+#pragma GCC unroll 5
+    for (int i = 0; i < KS; ++i) {
+      const float* x = segment + i * g.w * g.c;
+#pragma GCC unroll 2
+      for (int v = 0; v < 2; ++v)
+        _mm512_store_ps(sums + i * 32 + v * 16,
+                        _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(row_lanes[v], x + v * 16),
+                                        _mm512_load_ps(sums + i * 32 + v * 16)));
+#pragma GCC unroll 3
+      for (int v = 0; v < 3; ++v)
+        if (needed[v]) patch[i + dr][v] = _mm512_fmadd_ps(s, _mm512_load_ps(slice + i * PATCH + v * 16), patch[i + dr][v]);
     }
-}
-
-// Add one image's kernel gradient to sums [i][j][c] (vectors over O).
-template <int C>
-void kernel_grad(const float* image, const float* dy, const Geometry& g, float* sums) {
-  for (int i = 0; i < KS; ++i)
-    for (int j = 0; j < KS; ++j) {
-      __m512 acc[C];
-      float* s = sums + (i * KS + j) * C * 16;
-#pragma GCC unroll 6
-      for (int c = 0; c < C; ++c) acc[c] = _mm512_load_ps(s + c * 16);
-      for (int64_t y = 0; y < g.ho; ++y) {
-        const float* a = image + ((y + i) * g.w + j) * C;
-        for (int64_t x = 0; x < g.wo; ++x) {
-          const __m512 d = _mm512_load_ps(dy + (y * g.wo + x) * 16);
-#pragma GCC unroll 6
-          for (int c = 0; c < C; ++c) acc[c] = _mm512_fmadd_ps(_mm512_set1_ps(a[x * C + c]), d, acc[c]);
-        }
-      }
-#pragma GCC unroll 6
-      for (int c = 0; c < C; ++c) _mm512_store_ps(s + c * 16, acc[c]);
-    }
-}
-
-using KernelGrad = void (*)(const float*, const float*, const Geometry&, float*);
-
-KernelGrad kernel_grad_for(int64_t c) {
-  switch (c) {
-    case 1: return kernel_grad<1>;
-    case 2: return kernel_grad<2>;
-    case 3: return kernel_grad<3>;
-    case 4: return kernel_grad<4>;
-    case 5: return kernel_grad<5>;
-    default: return kernel_grad<6>;
   }
 }
 
-// One image's input gradient [H][W][C]: each pooled value times the kernel slice [i][j, c] of its
-// channel, added at its winner's receptive field (five rows of 5*C contiguous floats).
-inline void input_grad(const float* grad, const uint8_t* argmax, const float* slices /* [O][5][WINDOW] */,
-                       const Geometry& g, int64_t net, int64_t index, float* dx) {
-  const int64_t span = KS * g.c;
-  const __mmask16 lo = first_lanes(span), hi = first_lanes(span - 16 > 0 ? span - 16 : 0);
+inline void backward_image(const float* image, const float* grad, const uint8_t* argmax, const float* slices,
+                           const Geometry& g, int64_t net, int64_t index, float* kernel_sums, float* dx) {
+  const int64_t row = KS * g.c, span = 6 * g.c;
+  const __mmask16 row_lanes[2] = {first_lanes(row), first_lanes(row > 16 ? row - 16 : 0)};
+  const __mmask16 patch_lanes[3] = {first_lanes(span), first_lanes(span > 16 ? span - 16 : 0),
+                                    first_lanes(span > 32 ? span - 32 : 0)};
+  // Which of a patch row's three vectors a kernel row at column offset dc touches.
+  const bool needed[2][3] = {{true, row > 16, row > 32}, {true, g.c + row > 16, g.c + row > 32}};
+  const __mmask16 channels = first_lanes(g.o);
   for (int64_t p = 0; p < g.hp; ++p)
     for (int64_t q = 0; q < g.wp; ++q) {
-      const int64_t cell = (index * g.hp + p) * g.wp + q;
-      const float* values = grad + cell * g.k * g.o + net * g.o;
-      const uint8_t* winners = argmax + (((net * g.b + index) * g.hp + p) * g.wp + q) * g.o;
-      for (int64_t o = 0; o < g.o; ++o) {
-        const __m512 s = _mm512_set1_ps(values[o]);
-        const int a = winners[o];
-        float* at = dx + ((2 * p + (a >> 1)) * g.w + 2 * q + (a & 1)) * g.c;
-        const float* slice = slices + o * KS * WINDOW;
-#pragma GCC unroll 5
-        for (int i = 0; i < KS; ++i) {
-          float* d = at + i * g.w * g.c;
-          _mm512_mask_storeu_ps(d, lo, _mm512_fmadd_ps(s, _mm512_load_ps(slice + i * WINDOW),
-                                                        _mm512_maskz_loadu_ps(lo, d)));
-          if (hi)
-            _mm512_mask_storeu_ps(d + 16, hi, _mm512_fmadd_ps(s, _mm512_load_ps(slice + i * WINDOW + 16),
-                                                              _mm512_maskz_loadu_ps(hi, d + 16)));
-        }
+      const float* values = grad + ((index * g.hp + p) * g.wp + q) * g.k * g.o + net * g.o;
+      const __m512i winners = _mm512_cvtepu8_epi32(
+          _mm_maskz_loadu_epi8(channels, argmax + (((net * g.b + index) * g.hp + p) * g.wp + q) * g.o));
+      __m512 patch[6][3];
+#pragma GCC unroll 6
+      for (int r = 0; r < 6; ++r)
+        for (int v = 0; v < 3; ++v) patch[r][v] = _mm512_setzero_ps();
+      auto won = [&](int a) { return _mm512_cmpeq_epi32_mask(winners, _mm512_set1_epi32(a)) & channels; };
+      add_winners<0>(image, values, won(0), slices, g, p, q, row_lanes, needed[0], kernel_sums, patch);
+      add_winners<1>(image, values, won(1), slices, g, p, q, row_lanes, needed[1], kernel_sums, patch);
+      add_winners<2>(image, values, won(2), slices, g, p, q, row_lanes, needed[0], kernel_sums, patch);
+      add_winners<3>(image, values, won(3), slices, g, p, q, row_lanes, needed[1], kernel_sums, patch);
+#pragma GCC unroll 6
+      for (int r = 0; r < 6; ++r) {
+        float* d = dx + ((2 * p + r) * g.w + 2 * q) * g.c;
+#pragma GCC unroll 3
+        for (int v = 0; v < 3; ++v)
+          if (patch_lanes[v])
+            _mm512_mask_storeu_ps(d + v * 16, patch_lanes[v],
+                                  _mm512_add_ps(patch[r][v], _mm512_maskz_loadu_ps(patch_lanes[v], d + v * 16)));
       }
     }
 }
@@ -288,29 +281,29 @@ class GroupedConvPoolGradOp : public OpKernel {
     Tensor *x_grad = nullptr, *kernel_grad_out = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, x.shape(), &x_grad));
     OP_REQUIRES_OK(context, context->allocate_output(1, kernel.shape(), &kernel_grad_out));
-    // Kernel slices for the input gradient: per network and output channel, [i][j*C + c] rows.
+    // Kernel slices for the input gradient (see input_grad): [K][O][column offset][i][PATCH].
     const float* ks = kernel.flat<float>().data();
-    AlignedFloats slices(g.k * g.o * KS * WINDOW);
+    const int64_t per_net_slices = g.o * 2 * KS * PATCH;
+    AlignedFloats slices(g.k * per_net_slices);
     for (int64_t net = 0; net < g.k; ++net)
       for (int64_t o = 0; o < g.o; ++o)
-        for (int i = 0; i < KS; ++i)
-          for (int j = 0; j < KS; ++j)
-            for (int64_t c = 0; c < g.c; ++c)
-              slices.get()[((net * g.o + o) * KS + i) * WINDOW + j * g.c + c] =
-                  ks[(((net * KS + i) * KS + j) * g.c + c) * g.o + o];
+        for (int shift = 0; shift < 2; ++shift)
+          for (int i = 0; i < KS; ++i)
+            for (int j = 0; j < KS; ++j)
+              for (int64_t c = 0; c < g.c; ++c)
+                slices.get()[net * per_net_slices + ((o * 2 + shift) * KS + i) * PATCH + (shift + j) * g.c + c] =
+                    ks[(((net * KS + i) * KS + j) * g.c + c) * g.o + o];
     const float* xs = x.flat<float>().data();
     const float* dp = grad.flat<float>().data();
     const uint8_t* which = argmax.flat<uint8_t>().data();
     float* dx = x_grad->flat<float>().data();
     const int chunks = lth_native::chunks_for(context, g.b);
     const int64_t per_chunk = (g.b + chunks - 1) / chunks;
-    const int64_t per_net = KS * KS * g.c * 16;
+    const int64_t per_net = g.o * KS * 32;  // kernel gradient sums of one network: [O][5][32]
     AlignedFloats partial(static_cast<size_t>(chunks) * g.k * per_net);
-    const KernelGrad add_kernel_grad = kernel_grad_for(g.c);
     const Geometry geo = g;
-    lth_native::parallel(context, chunks, 200000 * g.o * per_chunk * g.k, [&, geo](int64_t start, int64_t end) {
-      AlignedFloats image(geo.h * geo.w * geo.c + 16), image_grad(geo.h * geo.w * geo.c + 32),
-          dy(geo.ho * geo.wo * 16);
+    lth_native::parallel(context, chunks, 100000 * g.o * per_chunk * g.k, [&, geo](int64_t start, int64_t end) {
+      AlignedFloats image(geo.h * geo.w * geo.c + 48), image_grad(geo.h * geo.w * geo.c + 48);
       const int64_t channels = geo.k * geo.c;
       const __mmask16 lanes = first_lanes(geo.c);
       for (int64_t chunk = start; chunk < end; ++chunk) {
@@ -318,10 +311,9 @@ class GroupedConvPoolGradOp : public OpKernel {
         for (int64_t net = 0; net < geo.k; ++net)
           for (int64_t index = first; index < last; ++index) {
             gather_image(xs, geo, net, index, image.get());
-            unpool(dp, which, geo, net, index, dy.get());
-            add_kernel_grad(image.get(), dy.get(), geo, partial.get() + (chunk * geo.k + net) * per_net);
             std::memset(image_grad.get(), 0, sizeof(float) * geo.h * geo.w * geo.c);
-            input_grad(dp, which, slices.get() + net * geo.o * KS * WINDOW, geo, net, index, image_grad.get());
+            backward_image(image.get(), dp, which, slices.get() + net * per_net_slices, geo, net, index,
+                           partial.get() + (chunk * geo.k + net) * per_net, image_grad.get());
             float* dst = dx + index * geo.h * geo.w * channels + net * geo.c;
             for (int64_t pixel = 0; pixel < geo.h * geo.w; ++pixel)
               _mm512_mask_storeu_ps(dst + pixel * channels, lanes,
@@ -331,14 +323,14 @@ class GroupedConvPoolGradOp : public OpKernel {
     });
     float* result = kernel_grad_out->flat<float>().data();  // [K, 5, 5, C, O]
     for (int64_t net = 0; net < g.k; ++net)
-      for (int64_t t = 0; t < KS * KS * g.c; ++t) {
-        __m512 total = _mm512_setzero_ps();
-        for (int chunk = 0; chunk < chunks; ++chunk)
-          total = _mm512_add_ps(total, _mm512_load_ps(partial.get() + (chunk * g.k + net) * per_net + t * 16));
-        alignas(64) float lanes[16];
-        _mm512_store_ps(lanes, total);
-        for (int64_t o = 0; o < g.o; ++o) result[(net * KS * KS * g.c + t) * g.o + o] = lanes[o];
-      }
+      for (int64_t o = 0; o < g.o; ++o)
+        for (int i = 0; i < KS; ++i)
+          for (int64_t t = 0; t < KS * g.c; ++t) {  // t = j * C + c
+            float total = 0.0f;
+            for (int chunk = 0; chunk < chunks; ++chunk)
+              total += partial.get()[(chunk * g.k + net) * per_net + (o * KS + i) * 32 + t];
+            result[((net * KS + i) * KS * g.c + t) * g.o + o] = total;
+          }
   }
 };
 
