@@ -87,6 +87,8 @@ def main(argv=None) -> None:
     if args.epochs < 3:
         raise SystemExit(f"--epochs must be at least 3, got {args.epochs}")
     cores = os.cpu_count() or 1
+    from lth.store import code_version
+
     rows = [layout(1, 1, args.epochs), layout(cores, 1, args.epochs), layout(cores, 2, args.epochs)]
     base = rows[0]["seconds_per_model_epoch"]
     for row in rows:
@@ -95,7 +97,8 @@ def main(argv=None) -> None:
               f"{row['speedup']:.2f}x (each process: {row['seconds_per_epoch_each']} s per epoch)")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"rows": rows, "speedup": rows[-1]["speedup"], "epochs": args.epochs, "cores": cores,
-                               "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+                               "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                               **code_version()},
                               indent=1) + "\n")
     print(f"wrote {OUT.relative_to(ROOT)}")
 

@@ -30,6 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_speed  # noqa: E402  (the cases, the networks, the FLOP count and the matmul rate)
+from lth.store import code_version  # noqa: E402
 
 K = 4
 XLA_EVENTS = {"Start", "ExecuteAsyncOnStream", "BlockUntilReady", "Done"}
@@ -142,7 +143,7 @@ def main(argv=None):
         groups = ", ".join(f"{name} {ms:.2f}" for name, ms in case["op_ms_per_step"].items())
         print(f"{model_name} batch {batch}, K={K} ({case['engine']}): {case['wall_ms_per_step']:.2f} ms per step "
               f"(floor {case['floor_ms_per_step']:.2f}); op time per step: {groups}", flush=True)
-    host = {"cores": os.cpu_count(), "matmul_gflops": rate}
+    host = {"cores": os.cpu_count(), "matmul_gflops": rate, **code_version()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"cases": cases, "host": host}, indent=1))
     print(f"wrote {args.out}")

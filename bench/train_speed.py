@@ -36,6 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
+from lth.store import code_version  # noqa: E402
 from lth.threads import thread_env  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -327,7 +328,8 @@ def main():
     print_report(rows, parity)
     host = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
             "matmul_gflops": rate, "platform": platform.platform(), "quick": args.quick,
-            "repeats": args.repeats}
+            "repeats": args.repeats, "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **code_version()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"rows": rows, "parity": parity, "host": host}, indent=1))
     print(f"wrote {args.out}")

@@ -80,6 +80,12 @@ def _cpu() -> str:
     return platform.processor() or platform.machine()
 
 
+def code_version() -> dict:
+    """The checkout's commit, and whether ``lth/`` differs from it (benchmarks and stored runs record it)."""
+    return {"git_commit": _git("rev-parse", "HEAD") or None,
+            "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "lth"))}
+
+
 def provenance(seed=None, wall_time_s=None) -> dict:
     from importlib import metadata
 
@@ -90,8 +96,7 @@ def provenance(seed=None, wall_time_s=None) -> dict:
         except metadata.PackageNotFoundError:
             versions[package] = None
     return {
-        "git_commit": _git("rev-parse", "HEAD") or None,
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "lth")),
+        **code_version(),
         "packages": versions, "python": sys.version.split()[0],
         "seed": seed, "wall_time_s": None if wall_time_s is None else round(float(wall_time_s), 3),
         "host_cpu": _cpu(), "cpu_count": os.cpu_count(), "platform": platform.platform(),

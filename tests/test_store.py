@@ -73,3 +73,15 @@ def test_concurrent_writers_never_corrupt(tmp_path):
     runs = list(store.runs("k"))
     assert len(runs) == 30 and store.check() == []
     assert not list((tmp_path / "k").glob(".tmp-*"))
+
+
+def test_code_version_names_the_checkouts_commit():
+    import subprocess
+
+    from lth import paths, store
+
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.REPO_ROOT, capture_output=True, text=True).stdout.strip()
+    version = store.code_version()
+    assert version["git_commit"] == head and len(head) == 40
+    assert isinstance(version["git_dirty"], bool)
+    assert store.provenance()["git_commit"] == head
