@@ -178,35 +178,10 @@ class StackedNetwork:
         for position, layer in enumerate(self.layers):
             inner = layer.inner
             if isinstance(inner, kl.Conv2D):
-                pool = self._pool_first(position)
-                if not grouped and not shared and self._native_first_conv(position, x):
-                    x = native.conv_pool(x, layer.kernel, inner.padding.upper())
-                    grouped, pooled_early = True, pool
-                    if layer.bias is not None:
-                        x = tf.nn.bias_add(x, tf.reshape(layer.bias, [-1]))
-                    x = inner.activation(x)
-                    continue
-                if grouped and self._native_grouped_conv(position, x):
-                    x = native.grouped_conv_pool(x, layer.kernel)
-                    pooled_early = pool
-                    if layer.bias is not None:
-                        x = tf.nn.bias_add(x, tf.reshape(layer.bias, [-1]))
-                    x = inner.activation(x)
-                    continue
-                if not grouped and not shared:
-                    x = tf.transpose(x, [1, 2, 3, 0, 4])
-                    shape = tf.shape(x)
-                    x = tf.reshape(x, tf.concat([shape[:3], [k * x.shape[-1]]], 0))
+                x, pooled_early = self._convolve(position, x, grouped, shared)
                 grouped, shared = True, False
-                kernel = layer.kernel  # [K, kh, kw, C, O]
-                kh, kw, c, o = kernel.shape[1:]
-                kernel = tf.reshape(tf.transpose(kernel, [1, 2, 3, 0, 4]), [kh, kw, c, k * o])
-                x = tf.nn.conv2d(x, kernel, strides=inner.strides, padding=inner.padding.upper())
-                if pool is not None:  # max-pool first: bias and activation then touch a quarter of the values
-                    x = tf.nn.max_pool2d(x, pool.pool_size, pool.strides, pool.padding.upper())
-                    pooled_early = pool
                 if layer.bias is not None:
-                    x = tf.nn.bias_add(x, tf.reshape(layer.bias, [k * o]))
+                    x = tf.nn.bias_add(x, tf.reshape(layer.bias, [-1]))
                 x = inner.activation(x)
             elif isinstance(inner, kl.MaxPooling2D):
                 if not grouped:
@@ -237,6 +212,28 @@ class StackedNetwork:
                     x = x + layer.bias[:, None, :]
                 x = inner.activation(x)
         return x
+
+    def _convolve(self, position, x, grouped: bool, shared: bool):
+        """Convolution ``position`` of ``x`` (stacked ``[K, B, ...]``, shared ``[B, ...]`` or grouped
+        ``[B, H, W, K*C]``), and the max-pool after it where it may come first (:meth:`_pool_first`):
+        grouped outputs ``[B, H', W', K*O]`` before bias and activation, and the pool layer applied
+        (None if none). Runs as one of :mod:`lth.native`'s fused ops where one applies."""
+        layer, pool = self.layers[position], self._pool_first(position)
+        if not grouped and not shared and self._native_first_conv(position, x):
+            return native.conv_pool(x, layer.kernel, layer.inner.padding.upper()), pool
+        if grouped and self._native_grouped_conv(position, x):
+            return native.grouped_conv_pool(x, layer.kernel), pool
+        k = self.k
+        if not grouped and not shared:
+            x = tf.transpose(x, [1, 2, 3, 0, 4])
+            shape = tf.shape(x)
+            x = tf.reshape(x, tf.concat([shape[:3], [k * x.shape[-1]]], 0))
+        kh, kw, c, o = layer.kernel.shape[1:]  # [K, kh, kw, C, O]
+        kernel = tf.reshape(tf.transpose(layer.kernel, [1, 2, 3, 0, 4]), [kh, kw, c, k * o])
+        x = tf.nn.conv2d(x, kernel, strides=layer.inner.strides, padding=layer.inner.padding.upper())
+        if pool is not None:  # max-pool first: bias and activation then touch a quarter of the values
+            x = tf.nn.max_pool2d(x, pool.pool_size, pool.strides, pool.padding.upper())
+        return x, pool
 
     def _pool_first(self, position):
         """The MaxPool layer right after convolution ``position``, if pooling may come before bias and activation.
