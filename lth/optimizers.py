@@ -9,6 +9,7 @@ import lth  # noqa: F401
 import tensorflow as tf
 import tf_keras as keras
 
+from lth import native
 from lth.hparams import TrainingHparams
 
 
@@ -49,7 +50,7 @@ def fused_update_applies(optimizer) -> bool:
     return False
 
 
-def apply_gradients(optimizer, grads, variables) -> None:
+def apply_gradients(optimizer, grads, variables, masks=None) -> None:
     """One step of a built tf_keras Adam or SGD optimiser, one fused kernel per variable.
 
     ``ResourceApplyAdam`` and ``ResourceApplyKerasMomentum`` compute exactly the
@@ -58,9 +59,19 @@ def apply_gradients(optimizer, grads, variables) -> None:
     of element-wise ops; on these small networks that chain costs more than the
     matmuls. Optimisers this does not cover (:func:`fused_update_applies`) take
     their own ``apply_gradients``.
+
+    ``masks`` (per variable, a tensor of its shape or None) are multiplied into the
+    variables after the step, so that the pruned weights of a network whose masks are
+    fixed stay exactly zero. Where :mod:`lth.native` runs, an Adam step and its mask
+    are one pass over memory (:func:`lth.native.masked_adam`, the same bits as the
+    step followed by the multiply).
     """
+    masks = [None] * len(variables) if masks is None else list(masks)
+    if len(masks) != len(variables):
+        raise ValueError(f"{len(masks)} masks for {len(variables)} variables")
     if not fused_update_applies(optimizer):
         optimizer.apply_gradients(zip(grads, variables))
+        _multiply(variables, masks)
         return
     rate = optimizer._learning_rate
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
@@ -69,17 +80,29 @@ def apply_gradients(optimizer, grads, variables) -> None:
     if isinstance(optimizer, keras.optimizers.Adam):
         step = tf.cast(optimizer.iterations + 1, tf.float32)
         beta_1_power, beta_2_power = tf.pow(optimizer.beta_1, step), tf.pow(optimizer.beta_2, step)
-        for grad, variable in zip(grads, variables):
+        scalars = dict(beta1_power=beta_1_power, beta2_power=beta_2_power, lr=lr, beta1=tf.constant(optimizer.beta_1),
+                       beta2=tf.constant(optimizer.beta_2), epsilon=tf.constant(optimizer.epsilon))
+        native_ops = any(mask is not None for mask in masks) and native.available()
+        for grad, variable, mask in zip(grads, variables, masks):
             index = optimizer._index_dict[optimizer._var_key(variable)]
-            tf.raw_ops.ResourceApplyAdam(var=variable.handle, m=optimizer._momentums[index].handle,
-                                         v=optimizer._velocities[index].handle, beta1_power=beta_1_power,
-                                         beta2_power=beta_2_power, lr=lr, beta1=tf.constant(optimizer.beta_1),
-                                         beta2=tf.constant(optimizer.beta_2), epsilon=tf.constant(optimizer.epsilon),
-                                         grad=grad)
+            m, v = optimizer._momentums[index], optimizer._velocities[index]
+            if mask is not None and native_ops:
+                native.masked_adam(variable, m, v, grad=grad, mask=mask, **scalars)
+                continue
+            tf.raw_ops.ResourceApplyAdam(var=variable.handle, m=m.handle, v=v.handle, grad=grad, **scalars)
+            if mask is not None:
+                variable.assign(variable * mask)
     else:
         momentum = tf.constant(float(optimizer.momentum))
         for grad, variable in zip(grads, variables):
             index = optimizer._index_dict[optimizer._var_key(variable)]
             tf.raw_ops.ResourceApplyKerasMomentum(var=variable.handle, accum=optimizer.momentums[index].handle, lr=lr,
                                                   grad=grad, momentum=momentum)
+        _multiply(variables, masks)
     optimizer.iterations.assign_add(1)
+
+
+def _multiply(variables, masks) -> None:
+    for variable, mask in zip(variables, masks):
+        if mask is not None:
+            variable.assign(variable * mask)

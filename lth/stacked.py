@@ -290,17 +290,21 @@ class StackedNetwork:
         for layer in self.scheduled_layers:
             layer.update_masks()
 
-    def apply_masks(self):
-        """After an optimiser step: keep the pruned weights of fixed-mask networks exactly zero.
+    def step_masks(self) -> list:
+        """Per trainable variable, the mask the optimiser step multiplies into it (None: none), so
+        that the pruned weights of fixed-mask networks stay exactly zero.
 
         Scheduled networks' pruned weights move with their gradients until the next
-        :meth:`update_masks`, as under TF-MOT (and may so re-enter the mask).
+        :meth:`update_masks`, as under TF-MOT (and may so re-enter the mask): their slices
+        of a mixed layer's mask are ones.
         """
+        masks = []
         for layer in self.layers:
-            if layer.mask is None or all(layer.scheduled):
-                continue
-            mask = layer.mask if not any(layer.scheduled) else tf.where(layer.hold, layer.mask, 1.0)
-            layer.kernel.assign(layer.kernel * mask)
+            mask = None
+            if layer.mask is not None and not all(layer.scheduled):
+                mask = layer.mask if not any(layer.scheduled) else tf.where(layer.hold, layer.mask, 1.0)
+            masks += [mask if variable is layer.kernel else None for variable in layer.weights()]
+        return masks
 
     def mask_weights(self):
         """Zero every pruned weight (TF-MOT's weight-mask op; done at the end of each chunk)."""

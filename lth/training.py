@@ -75,6 +75,15 @@ class Trainee:
         self.masked_vars = [(w, m) for layer in self.wrapped for (w, m, _) in layer.pruning_vars]
 
 
+def _step_masks(trainee, variables) -> list:
+    """Per variable of ``trainee``, the mask its optimiser step multiplies in: its TF-MOT mask if it
+    holds its masks fixed (its pruned weights stay exactly zero), else None."""
+    if not trainee.hold_masks:
+        return [None] * len(variables)
+    masks = {weight.ref(): mask for weight, mask in trainee.masked_vars}
+    return [masks.get(variable.ref()) for variable in variables]
+
+
 class _Monitor:
     """Patience-based stopping and best-weights tracking for one trainee (Keras EarlyStopping rules)."""
 
@@ -125,6 +134,7 @@ class _Graphs:
         if active not in self.chunks:
             members = [self.trainees[i] for i in active]
             variables = [m.model.trainable_variables for m in members]
+            masks = [_step_masks(m, v) for m, v in zip(members, variables)]
             x, y = self.x, self.y
 
             @tf.function(input_signature=[tf.TensorSpec([len(members), None, self.batch_size], tf.int32)])
@@ -139,10 +149,7 @@ class _Graphs:
                         with tf.GradientTape() as tape:
                             loss, accuracy = _metrics(member.model(xb, training=True), yb)
                         grads = tape.gradient(loss, variables[j])
-                        optimizers.apply_gradients(member.optimizer, grads, variables[j])
-                        if member.hold_masks:
-                            for weight, mask in member.masked_vars:
-                                weight.assign(weight * mask)
+                        optimizers.apply_gradients(member.optimizer, grads, variables[j], masks[j])
                         rows.append(tf.stack([loss, accuracy]))
                     totals += tf.stack(rows)
                 return totals / tf.cast(steps, tf.float32)
@@ -222,8 +229,7 @@ class _StackedGraphs:
                     losses, accuracies = _stacked_metrics(net(tf.gather(x, batch)), tf.gather(y, batch))
                     total = tf.reduce_sum(losses)
                 grads = tape.gradient(total, net.trainable_variables)
-                optimizers.apply_gradients(optimizer, grads, net.trainable_variables)
-                net.apply_masks()
+                optimizers.apply_gradients(optimizer, grads, net.trainable_variables, net.step_masks())
                 totals += tf.stack([losses, accuracies], axis=1)
             return totals / tf.cast(steps, tf.float32)
 

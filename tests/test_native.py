@@ -140,3 +140,62 @@ def test_stacked_lenet5_runs_both_convolutions_natively():
     assert net._native_grouped_conv(2, tf.zeros((3, 14, 14, 12)))
     ops = {op.type for op in tf.function(net.__call__).get_concrete_function(x).graph.get_operations()}
     assert {"LthConvPool", "LthGroupedConvPool"} <= ops and not {"Conv2D", "MaxPool"} & ops
+
+
+def _adam_inputs(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    start = [rng.standard_normal(shape).astype("float32"), 0.1 * rng.standard_normal(shape).astype("float32"),
+             0.01 * np.abs(rng.standard_normal(shape)).astype("float32")]
+    mask = tf.constant((rng.random(shape) < 0.3).astype("float32"))
+    grads = [tf.constant(rng.standard_normal(shape).astype("float32")) for _ in range(3)]
+    return start, mask, grads
+
+
+@needs_native
+@pytest.mark.parametrize("shape", [(4, 784, 300), (3, 7, 5), (1,), (2, 17)])
+def test_masked_adam_is_tensorflows_adam_then_the_mask_bit_for_bit(shape):
+    start, mask, grads = _adam_inputs(shape)
+    finals = []
+    for fused in (False, True):
+        var, m, v = (tf.Variable(a) for a in start)
+        for step, grad in enumerate(grads, 1):
+            scalars = dict(beta1_power=tf.constant(0.9 ** step), beta2_power=tf.constant(0.999 ** step),
+                           lr=tf.constant(0.0123), beta1=tf.constant(0.9), beta2=tf.constant(0.999),
+                           epsilon=tf.constant(1e-7))
+            if fused:
+                native.masked_adam(var, m, v, grad=grad, mask=mask, **scalars)
+            else:
+                tf.raw_ops.ResourceApplyAdam(var=var.handle, m=m.handle, v=v.handle, grad=grad, **scalars)
+                var.assign(var * mask)
+        finals.append([a.numpy() for a in (var, m, v)])
+    for reference, fused in zip(*finals):
+        np.testing.assert_array_equal(reference, fused)
+    assert (finals[1][0][mask.numpy() == 0] == 0).all()
+
+
+@needs_native
+def test_masked_adam_refuses_mismatched_shapes():
+    var, m, v = (tf.Variable(tf.zeros((3, 4))) for _ in range(3))
+    scalars = {name: tf.constant(0.5) for name in ("beta1_power", "beta2_power", "lr", "beta1", "beta2", "epsilon")}
+    with pytest.raises((tf.errors.InvalidArgumentError, ValueError), match=r"\[3,4\].*\[4,3\]|4,3"):
+        native.masked_adam(var, m, v, grad=tf.zeros((3, 4)), mask=tf.ones((4, 3)), **scalars)
+
+
+@needs_native
+def test_stacked_training_steps_fixed_masks_with_masked_adam(mnist_small):
+    """Fixed-mask networks' kernels take lth.native's masked Adam; biases (unmasked) TensorFlow's Adam."""
+    from lth import pruning, training
+    from lth.hparams import TrainingHparams
+
+    trainees = []
+    for i in range(2):
+        net = models.build("lenet300", seed=i)
+        wrapped = pruning.wrap_at_density(net, models.prunable_layers("lenet300", net), 0.3)
+        trainees.append(training.Trainee(wrapped, seed=i, hold_masks=True))
+    hp = TrainingHparams(iterations=4, eval_every=4, batch_size=32)
+    x, y = tf.constant(mnist_small.features(mnist_small.train)), tf.constant(mnist_small.train.y)
+    graphs = training._StackedGraphs(trainees, x, y, 32, hp)
+    step = graphs.chunk((0, 1)).get_concrete_function()
+    library = step.graph.as_graph_def().library.function
+    ops = [node.op for function in library for node in function.node_def]
+    assert ops.count("LthMaskedAdam") == 3 and ops.count("ResourceApplyAdam") == 3

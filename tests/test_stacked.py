@@ -166,13 +166,20 @@ def test_max_pool_moves_before_bias_and_relu_only_when_exact(activation, pools_f
         np.testing.assert_allclose(logits[i], model(x[i]).numpy(), atol=1e-5)
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
-def test_fused_update_is_the_optimizers_own_step(optimizer):
+@pytest.mark.parametrize("optimizer, masked, native_op", [("adam", False, True), ("sgd", False, True),
+                                                       ("adam", True, True), ("adam", True, False),
+                                                       ("sgd", True, True)])
+def test_fused_update_is_the_optimizers_own_step(optimizer, masked, native_op, monkeypatch):
+    """apply_gradients (with masks: lth.native's masked Adam where it runs) equals the optimiser's
+    own step followed by the mask multiply."""
+    if not native_op:
+        monkeypatch.setattr(optimizers.native, "available", lambda: False)
     hp = TrainingHparams(optimizer=optimizer, learning_rate=0.05, momentum=0.9, warmup_iterations=3,
                          lr_milestones=(4,), lr_gamma=0.5)
     rng = np.random.default_rng(0)
     start = [rng.standard_normal((3, 4)).astype("float32"), rng.standard_normal(4).astype("float32")]
     grads = [[tf.constant(rng.standard_normal(w.shape).astype("float32")) for w in start] for _ in range(6)]
+    masks = [tf.constant((rng.random((3, 4)) < 0.5).astype("float32")), None] if masked else None
     finals = []
     for fused in (False, True):
         variables = [tf.Variable(w) for w in start]
@@ -181,13 +188,19 @@ def test_fused_update_is_the_optimizers_own_step(optimizer):
         assert optimizers.fused_update_applies(opt)
         for g in grads:
             if fused:
-                optimizers.apply_gradients(opt, g, variables)
+                optimizers.apply_gradients(opt, g, variables, masks)
             else:
                 opt.apply_gradients(zip(g, variables))
+                if masked:
+                    variables[0].assign(variables[0] * masks[0])
         finals.append(([v.numpy() for v in variables], [v.numpy() for v in opt.variables]))
     (weights, slots), (fused_weights, fused_slots) = finals
     for a, b in zip(weights + slots, fused_weights + fused_slots):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    if masked:
+        assert (fused_weights[0][masks[0].numpy() == 0] == 0).all()
+        with pytest.raises(ValueError, match="1 masks for 2 variables"):
+            optimizers.apply_gradients(opt, grads[0], variables, masks[:1])
     assert not optimizers.fused_update_applies(keras.optimizers.Adam(amsgrad=True))
 
 

@@ -2,7 +2,8 @@
 
 :func:`conv_pool` is K networks' first convolution (one input channel, 5x5) fused with the
 2x2 max-pool after it (``conv_pool.cc``); :func:`grouped_conv_pool` a later 5x5 convolution of
-few channels and its max-pool (``grouped_conv_pool.cc``). Both are AVX-512 code, compiled with
+few channels and its max-pool (``grouped_conv_pool.cc``); :func:`masked_adam` an Adam step with the
+weight mask applied in the same pass (``masked_adam.cc``). All are AVX-512 code, compiled with
 ``g++`` the first time they are needed, against the installed TensorFlow's headers, into a cache
 folder (``$LTH_NATIVE_CACHE``, default ``~/.cache/lth-native``) named by a hash of the sources, the
 TensorFlow version and the flags; a lock keeps two processes (a sweep's Dask workers) from
@@ -44,7 +45,9 @@ def _cache_dir() -> Path:
 
 
 def _command(output: Path) -> list[str]:
-    return (["g++", "-std=c++17", "-O3", "-shared", "-fPIC", *ARCH_FLAGS, *map(str, SOURCES), "-o", str(output)]
+    # -ffp-contract=off: the ops compute the float operations as written (masked_adam matches TensorFlow's bits)
+    return (["g++", "-std=c++17", "-O3", "-shared", "-fPIC", "-ffp-contract=off", "-Wno-deprecated-declarations",
+             *ARCH_FLAGS, *map(str, SOURCES), "-o", str(output)]
             + tf.sysconfig.get_compile_flags() + tf.sysconfig.get_link_flags())
 
 
@@ -64,7 +67,9 @@ def build() -> Path:
             result = subprocess.run(_command(partial), capture_output=True, text=True)
             if result.returncode:
                 partial.unlink(missing_ok=True)
-                raise RuntimeError(f"compiling {', '.join(p.name for p in SOURCES)} failed:\n{result.stderr[-3000:]}")
+                errors = [line for line in result.stderr.splitlines() if " error: " in line]
+                raise RuntimeError(f"compiling {', '.join(p.name for p in SOURCES)} failed:\n"
+                                   + "\n".join(errors[:20] or [result.stderr[-3000:]]))
             partial.rename(library)
     return library
 
@@ -125,3 +130,10 @@ def grouped_conv_pool(x, kernel):
         return pooled, grad
 
     return run(tf.convert_to_tensor(x), tf.convert_to_tensor(kernel))
+
+
+def masked_adam(variable, m, v, *, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad, mask):
+    """One Adam step of resource variable ``variable`` (slots ``m``, ``v``) then ``variable *= mask``, in
+    one pass: exactly ``tf.raw_ops.ResourceApplyAdam`` followed by the mask multiply."""
+    return _ops().lth_masked_adam(variable.handle, m.handle, v.handle, beta1_power, beta2_power, lr, beta1, beta2,
+                                  epsilon, grad, mask)

@@ -1,0 +1,99 @@
+"""What lth.native's masked Adam saves: the stacked training step with it and without it, interleaved.
+
+    .venv/bin/python bench/masked_adam.py       # ~2 minutes; results/bench/masked_adam.json
+
+For each case (LeNet-300-100 batch 60, LeNet-5 batch 600 as the seed sweep trains it) it builds
+two stacked engines over K = 4 fixed-mask networks (masks at train_speed's density): one whose
+optimiser step is TensorFlow's Adam kernel followed by the mask multiply, one that takes
+``lth.native.masked_adam`` (one pass). Both run on one thread, as a sweep worker does, over the
+same batches; their timings alternate, ``--repeats`` times each, and the median milliseconds per
+step are kept. Run it on an otherwise idle machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np  # noqa: E402
+
+import train_speed  # noqa: E402  (the masked networks and MNIST)
+from lth.store import code_version  # noqa: E402
+
+K = 4
+CASES = [("lenet300", 60), ("lenet5", 600)]
+
+
+def measure(model_name: str, batch: int, steps: int, repeats: int) -> dict:
+    import tensorflow as tf
+
+    from lth import native, optimizers, training
+    from lth.hparams import TrainingHparams
+
+    hp = TrainingHparams(learning_rate=1e-3, batch_size=batch, iterations=steps, eval_every=steps,
+                         best_monitor="none")
+    indices = tf.constant(np.random.default_rng(0).integers(0, train_speed.TRAIN_IMAGES, size=(K, steps, batch),
+                                                            dtype=np.int32))
+    available, steppers = native.available, {}
+    try:
+        for variant, native_adam in (("tensorflow_adam_then_mask", False), ("masked_adam", True)):
+            ds, trainees = train_speed.masked_trainees(model_name, K)
+            x, y = tf.constant(ds.features(ds.train)), tf.constant(ds.train.y)
+            optimizers.native.available = available if native_adam else (lambda: False)  # read while tracing
+            step = training._StackedGraphs(trainees, x, y, batch, hp).chunk(tuple(range(K)))
+            step(indices[:, :10])  # trace
+            steppers[variant] = step
+    finally:
+        optimizers.native.available = available
+    times = {variant: [] for variant in steppers}
+    for _ in range(repeats):
+        for variant, step in steppers.items():
+            start = time.perf_counter()
+            step(indices).numpy()
+            times[variant].append(1000 * (time.perf_counter() - start) / steps)
+    medians = {variant: float(np.median(t)) for variant, t in times.items()}
+    return {"model": model_name, "batch": batch, "k": K, "steps": steps, "ms_per_step": medians,
+            "all_ms_per_step": times,
+            "speedup": medians["tensorflow_adam_then_mask"] / medians["masked_adam"]}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per variant, interleaved (default 5)")
+    parser.add_argument("--steps", type=int, default=200, help="training steps per timed run (default 200)")
+    parser.add_argument("--out", default=str(train_speed.ROOT / "results" / "bench" / "masked_adam.json"))
+    args = parser.parse_args(argv)
+    if args.repeats < 1 or args.steps < 1:
+        raise SystemExit(f"--repeats and --steps must be at least 1, got {args.repeats} and {args.steps}")
+    import tensorflow as tf
+
+    from lth import native
+
+    if not native.available():
+        raise SystemExit("lth.native does not run on this machine: nothing to compare")
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    cases = []
+    for model_name, batch in CASES:
+        case = measure(model_name, batch, args.steps, args.repeats)
+        cases.append(case)
+        ms = case["ms_per_step"]
+        print(f"{model_name} batch {batch}, K={K}, one thread: TensorFlow's Adam then the mask "
+              f"{ms['tensorflow_adam_then_mask']:.2f} ms per step, masked Adam {ms['masked_adam']:.2f} "
+              f"({case['speedup']:.2f}x)", flush=True)
+    host = {"cores": os.cpu_count(), "repeats": args.repeats,
+            "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **code_version()}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"cases": cases, "host": host}, indent=1))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
