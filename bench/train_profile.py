@@ -7,9 +7,9 @@ engine, profiles ``--steps`` training steps after a warm-up interval, and adds u
 *exclusive* time (an enclosing event minus the events nested in it) per training step, summed
 over TensorFlow's two compute threads (so the sum can exceed the wall time per step when ops
 overlap). Ops are grouped: lth.native's fused convolution + max-pool ops (forward and gradients),
-TensorFlow's convolutions (forward, input and filter gradients), dense matmuls,
-max-pooling, optimiser (the fused update kernels, or XLA where used), and everything else (element-wise ops,
-transposes, gathers, the executor's own work). It also prints the wall time per step and the
+TensorFlow's convolutions (forward, input and filter gradients), dense matmuls, max-pooling,
+optimiser (the fused update kernels, lth.native's masked Adam, or XLA where used), and everything
+else (element-wise ops, transposes, gathers, the executor's own work). It also prints the wall time per step and the
 arithmetic floor per step (training FLOPs / numpy matmul rate), as in train_speed.py.
 Results: results/bench/train_profile.json. Run it on an otherwise idle machine.
 """
@@ -46,7 +46,7 @@ def category(op: str) -> str:
         return "dense matmuls"
     if "MaxPool" in op:
         return "max-pooling"
-    if op.startswith("ResourceApply") or op in XLA_EVENTS or "fusion" in op:
+    if op.startswith("ResourceApply") or op == "LthMaskedAdam" or op in XLA_EVENTS or "fusion" in op:
         return "optimiser"
     return "other"
 

@@ -30,7 +30,7 @@ def test_op_categories():
     assert train_profile.category("_MklNativeConv2DBackpropInput") == "convolutions"
     assert train_profile.category("_MklBatchMatMulV2") == "dense matmuls"
     assert train_profile.category("_MklNativeMaxPoolGrad") == "max-pooling"
-    assert train_profile.category("ResourceApplyAdam") == "optimiser"
+    assert train_profile.category("ResourceApplyAdam") == "optimiser" == train_profile.category("LthMaskedAdam")
     assert train_profile.category("_MklTranspose") == "other"
     assert train_profile.category("LthConvPoolFilterGrad") == "conv + max-pool (lth.native)"
     assert train_profile.category("LthGroupedConvPool") == "conv + max-pool (lth.native)"
