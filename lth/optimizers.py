@@ -88,10 +88,9 @@ def apply_gradients(optimizer, grads, variables, masks=None) -> None:
             m, v = optimizer._momentums[index], optimizer._velocities[index]
             if mask is not None and native_ops:
                 native.masked_adam(variable, m, v, grad=grad, mask=mask, **scalars)
-                continue
-            tf.raw_ops.ResourceApplyAdam(var=variable.handle, m=m.handle, v=v.handle, grad=grad, **scalars)
-            if mask is not None:
-                variable.assign(variable * mask)
+            else:
+                tf.raw_ops.ResourceApplyAdam(var=variable.handle, m=m.handle, v=v.handle, grad=grad, **scalars)
+        _multiply(variables, [None if native_ops else mask for mask in masks])  # the masks not applied above
     else:
         momentum = tf.constant(float(optimizer.momentum))
         for grad, variable in zip(grads, variables):
