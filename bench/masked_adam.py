@@ -17,7 +17,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -35,7 +34,7 @@ CASES = [("lenet300", 60), ("lenet5", 600)]
 def measure(model_name: str, batch: int, steps: int, repeats: int) -> dict:
     import tensorflow as tf
 
-    from lth import native, optimizers, training
+    from lth import optimizers, training
     from lth.hparams import TrainingHparams
 
     hp = TrainingHparams(learning_rate=1e-3, batch_size=batch, iterations=steps, eval_every=steps,
@@ -43,17 +42,14 @@ def measure(model_name: str, batch: int, steps: int, repeats: int) -> dict:
     indices = tf.constant(np.random.default_rng(0).integers(0, train_speed.TRAIN_IMAGES, size=(K, steps, batch),
                                                             dtype=np.int32))
     steppers = {}
-    try:
-        for variant, native_adam in (("tensorflow_adam_then_mask", False), ("masked_adam", True)):
-            ds, trainees = train_speed.masked_trainees(model_name, K)
-            x, y = tf.constant(ds.features(ds.train)), tf.constant(ds.train.y)
-            # what lth.optimizers sees while the step is traced; the native convolutions stay on in both
-            optimizers.native = native if native_adam else SimpleNamespace(available=lambda: False)
+    for variant, native_adam in (("tensorflow_adam_then_mask", False), ("masked_adam", True)):
+        ds, trainees = train_speed.masked_trainees(model_name, K)
+        x, y = tf.constant(ds.features(ds.train)), tf.constant(ds.train.y)
+        # the switch is read while the step is traced; the native convolutions stay on in both
+        with optimizers.native_masked_adam(native_adam):
             step = training._StackedGraphs(trainees, x, y, batch, hp).chunk(tuple(range(K)))
             step(indices[:, :10])  # trace
-            steppers[variant] = step
-    finally:
-        optimizers.native = native
+        steppers[variant] = step
     times = {variant: [] for variant in steppers}
     for _ in range(repeats):
         for variant, step in steppers.items():

@@ -5,6 +5,8 @@ training kernels (one kernel per variable); both training engines step through i
 """
 from __future__ import annotations
 
+import contextlib
+
 import lth  # noqa: F401
 import tensorflow as tf
 import tf_keras as keras
@@ -50,6 +52,24 @@ def fused_update_applies(optimizer) -> bool:
     return False
 
 
+_native_masked_adam = True
+
+
+@contextlib.contextmanager
+def native_masked_adam(enabled: bool):
+    """Within the block, steps traced by :func:`apply_gradients` use :func:`lth.native.masked_adam`
+    only if ``enabled`` (and lth.native runs here); otherwise TensorFlow's Adam kernel and then the
+    multiply by the mask. For comparing the two (``bench/masked_adam.py``); the default is on."""
+    global _native_masked_adam
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be True or False, got {enabled!r}")
+    previous, _native_masked_adam = _native_masked_adam, enabled
+    try:
+        yield
+    finally:
+        _native_masked_adam = previous
+
+
 def apply_gradients(optimizer, grads, variables, masks=None) -> None:
     """One step of a built tf_keras Adam or SGD optimiser, one fused kernel per variable.
 
@@ -82,7 +102,7 @@ def apply_gradients(optimizer, grads, variables, masks=None) -> None:
         beta_1_power, beta_2_power = tf.pow(optimizer.beta_1, step), tf.pow(optimizer.beta_2, step)
         scalars = dict(beta1_power=beta_1_power, beta2_power=beta_2_power, lr=lr, beta1=tf.constant(optimizer.beta_1),
                        beta2=tf.constant(optimizer.beta_2), epsilon=tf.constant(optimizer.epsilon))
-        native_ops = any(mask is not None for mask in masks) and native.available()
+        native_ops = _native_masked_adam and any(mask is not None for mask in masks) and native.available()
         for grad, variable, mask in zip(grads, variables, masks):
             index = optimizer._index_dict[optimizer._var_key(variable)]
             m, v = optimizer._momentums[index], optimizer._velocities[index]

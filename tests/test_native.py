@@ -184,7 +184,7 @@ def test_masked_adam_refuses_mismatched_shapes():
 @needs_native
 def test_stacked_training_steps_fixed_masks_with_masked_adam(mnist_small):
     """Fixed-mask networks' kernels take lth.native's masked Adam; biases (unmasked) TensorFlow's Adam."""
-    from lth import pruning, training
+    from lth import optimizers, pruning, training
     from lth.hparams import TrainingHparams
 
     trainees = []
@@ -194,8 +194,26 @@ def test_stacked_training_steps_fixed_masks_with_masked_adam(mnist_small):
         trainees.append(training.Trainee(wrapped, seed=i, hold_masks=True))
     hp = TrainingHparams(iterations=4, eval_every=4, batch_size=32)
     x, y = tf.constant(mnist_small.features(mnist_small.train)), tf.constant(mnist_small.train.y)
-    graphs = training._StackedGraphs(trainees, x, y, 32, hp)
-    step = graphs.chunk((0, 1)).get_concrete_function()
-    library = step.graph.as_graph_def().library.function
-    ops = [node.op for function in library for node in function.node_def]
+    def step_ops():
+        step = training._StackedGraphs(trainees, x, y, 32, hp).chunk((0, 1)).get_concrete_function()
+        library = step.graph.as_graph_def().library.function
+        return [node.op for function in library for node in function.node_def]
+
+    ops = step_ops()
     assert ops.count("LthMaskedAdam") == 3 and ops.count("ResourceApplyAdam") == 3
+    # switched off (as bench/masked_adam.py compares): TensorFlow's Adam for all six, then the multiply
+    with optimizers.native_masked_adam(False):
+        ops = step_ops()
+    assert ops.count("LthMaskedAdam") == 0 and ops.count("ResourceApplyAdam") == 6
+    assert step_ops().count("LthMaskedAdam") == 3  # back on after the block
+
+
+def test_native_masked_adam_switch_is_restored_and_checked():
+    from lth import optimizers
+
+    with pytest.raises(RuntimeError), optimizers.native_masked_adam(False):
+        assert optimizers._native_masked_adam is False
+        raise RuntimeError("inside the block")
+    assert optimizers._native_masked_adam is True
+    with pytest.raises(TypeError, match="True or False, got 'no'"), optimizers.native_masked_adam("no"):
+        pass
