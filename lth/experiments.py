@@ -80,12 +80,20 @@ def run_jobs(jobs: list[Job], store: ResultsStore | None = None, group_size: int
     store = store or ResultsStore()
     if group_size < 1:
         raise ValueError(f"group_size must be >= 1, got {group_size}")
-    todo = [job for job in jobs if store.load(job.kind, job.config) is None]
+    # groups are formed from all jobs, stored or not, so that a group interrupted part-way has the
+    # same members (and so the same checkpoint) when the sweep runs again
     groups: dict = {}
-    for job in todo:
+    for job in jobs:
         groups.setdefault(job.group_key, []).append(job)
-    chunks = [members[start:start + group_size] for members in groups.values()
-              for start in range(0, len(members), group_size)]
+    chunks = []
+    for members in groups.values():
+        for start in range(0, len(members), group_size):
+            chunk = members[start:start + group_size]
+            missing = [job for job in chunk if store.load(job.kind, job.config) is None]
+            if missing and not store.checkpoint_path(_members(chunk)).exists():
+                chunk = missing  # no training in progress: train only what is not stored
+            if missing:
+                chunks.append(chunk)
     if client is not None:
         futures = [client.submit(_train_group, chunk, str(store.root), pure=False) for chunk in chunks]
         for future in futures:
@@ -93,8 +101,9 @@ def run_jobs(jobs: list[Job], store: ResultsStore | None = None, group_size: int
                 if progress:
                     progress(message)
         return [store.load(job.kind, job.config) for job in jobs]
-    done_count = len(jobs) - len(todo)
+    done_count = len(jobs) - sum(len(chunk) for chunk in chunks)
     for chunk in chunks:
+        done_count += sum(store.load(job.kind, job.config) is not None for job in chunk)
         data = load_data(chunk[0].data)
         trainees = [job.build() for job in chunk]
         started, cpu_started = time.time(), time.process_time()
@@ -103,16 +112,25 @@ def run_jobs(jobs: list[Job], store: ResultsStore | None = None, group_size: int
             nonlocal done_count
             job = chunk[i]
             result, arrays = job.finish(trainees[i], train_result)
-            record = provenance(job.seed, time.time() - started) | {
-                "group_size": len(chunk), "cpu_time_s": round(time.process_time() - cpu_started, 3)}
+            resumed = train_result.get("resumed") or {}
+            record = provenance(job.seed, resumed.get("wall_time_s", 0.0) + time.time() - started) | {
+                "group_size": len(chunk),
+                "cpu_time_s": round(resumed.get("cpu_time_s", 0.0) + time.process_time() - cpu_started, 3)}
+            if resumed:
+                record |= {"resumed_from_step": resumed["step"], "resumed_from_commit": resumed["git_commit"]}
             store.save(job.kind, job.config, result, record, arrays)
             done_count += 1
             if progress:
                 progress(f"stored {job.kind} {store.folder(job.kind, job.config).name} "
                          f"({done_count}/{len(jobs)}): test accuracy {result['test_accuracy']:.4f}")
 
-        training.train(trainees, data, chunk[0].training, on_done=on_done)
+        training.train(trainees, data, chunk[0].training, on_done=on_done,
+                       checkpoint=store.checkpoint_path(_members(chunk)))
     return [store.load(job.kind, job.config) for job in jobs]
+
+
+def _members(chunk: list[Job]) -> list[tuple[str, dict]]:
+    return [(job.kind, job.config) for job in chunk]
 
 
 def _train_group(chunk: list[Job], root: str) -> list[str]:

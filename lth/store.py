@@ -32,6 +32,7 @@ SCHEMA_VERSION = 1
 RUN_FILE = "run.json"
 ARRAYS_FILE = "arrays.npz"
 HASH_LENGTH = 16
+CHECKPOINTS = ".checkpoints"  # training groups in progress (lth.training.train), under the store root
 
 
 def _fault_point(name: str) -> None:
@@ -196,7 +197,7 @@ class ResultsStore:
 
     def runs(self, kind: str | None = None):
         """Every stored run (of ``kind``), skipping unfinished ``.tmp-*`` folders."""
-        kinds = [self.root / kind] if kind else sorted(p for p in self.root.glob("*") if p.is_dir())
+        kinds = [self.root / kind] if kind else self._kind_dirs()
         for kind_dir in kinds:
             for folder in sorted(kind_dir.glob("*")):
                 if folder.is_dir() and not folder.name.startswith("."):
@@ -207,7 +208,7 @@ class ResultsStore:
         problems = []
         if not self.root.exists():
             return problems
-        for kind_dir in sorted(p for p in self.root.glob("*") if p.is_dir()):
+        for kind_dir in self._kind_dirs():
             for folder in sorted(kind_dir.glob("*")):
                 if not folder.is_dir() or folder.name.startswith("."):
                     continue
@@ -230,6 +231,15 @@ class ResultsStore:
                     except StoreError as error:
                         problems.append(str(error))
         return problems
+
+    def _kind_dirs(self) -> list[Path]:
+        return sorted(p for p in self.root.glob("*") if p.is_dir() and not p.name.startswith("."))
+
+    def checkpoint_path(self, members: list[tuple[str, dict]]) -> Path:
+        """Where a training group of runs ``(kind, config)`` keeps its checkpoint while it trains
+        (:func:`lth.training.train`): under ``.checkpoints``, which is not a kind of run and not committed."""
+        key = hashlib.sha256("\n".join(f"{kind}/{config_hash(kind, config)}" for kind, config in members).encode())
+        return self.root / CHECKPOINTS / f"{key.hexdigest()[:16]}.pkl"
 
     def clean_staging(self, min_age_s: float = 3600) -> int:
         """Remove temporary folders that interrupted writers left over ``min_age_s`` ago."""

@@ -18,11 +18,15 @@ models (for one, the graph engine is a little faster).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
+import pickle
 import time
 import weakref
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import lth  # noqa: F401
 import numpy as np
@@ -31,10 +35,12 @@ import tf_keras as keras
 
 from lth import optimizers, pruning, stacked
 from lth.hparams import TrainingHparams
+from lth.store import code_version
 
 tf.get_logger().setLevel("ERROR")  # retracing notices: expected when models leave a group
 
 EVAL_BATCH = 1000
+CHECKPOINT_EVERY = 10  # evaluations between checkpoints (1,000 steps, ~1 min, of the seed protocol)
 
 
 class BatchStream:
@@ -178,11 +184,25 @@ class _Graphs:
             self.evals[key] = run
         return self.evals[key]().numpy()
 
+    def optimizer_state(self):
+        return [[v.numpy() for v in t.optimizer.variables] for t in self.trainees]
+
+    def load_optimizer_state(self, state) -> None:
+        for t, values in zip(self.trainees, state):
+            _assign_all(t.optimizer.variables, values)
+
     def sync(self, active: tuple, steps: int) -> None:
         """What ``UpdatePruningStep.on_epoch_end`` does: re-mask the weights."""
         for i in active:
             for layer in self.trainees[i].wrapped:
                 layer.pruning_obj.weight_mask_op()
+
+
+def _assign_all(variables, values) -> None:
+    if len(variables) != len(values):
+        raise ValueError(f"checkpoint holds {len(values)} optimiser variables, the optimiser has {len(variables)}")
+    for variable, value in zip(variables, values):
+        variable.assign(value)
 
 
 def _stacked_metrics(logits, labels):
@@ -239,6 +259,19 @@ class _StackedGraphs:
         if active != self.active:
             self._restack(active)
         return self.fn
+
+    def optimizer_state(self):
+        """The stacked optimiser's variables, with the trainees they belong to (None before the first chunk)."""
+        if self.optimizer is None:
+            return None
+        return self.active, [v.numpy() for v in self.optimizer.variables]
+
+    def load_optimizer_state(self, state) -> None:
+        if state is None:
+            return
+        active, values = state
+        self._restack(tuple(active))
+        _assign_all(self.optimizer.variables, values)
 
     def sync(self, active: tuple, steps: int) -> None:
         """Mask the weights (as the graph engine's sync does); write the stacked weights, masks and
@@ -297,7 +330,8 @@ def choose_engine(trainees, hp, engine: str = "auto") -> str:
 
 
 def train(trainees: list[Trainee], data, hp: TrainingHparams, on_done=None, progress=None,
-          engine: str | None = None) -> list[dict]:
+          engine: str | None = None, checkpoint: Path | str | None = None,
+          checkpoint_every: int = CHECKPOINT_EVERY) -> list[dict]:
     """Train every trainee for ``hp.iterations`` steps (or until it early-stops).
 
     ``engine``: ``"stacked"`` trains the trainees as one stacked network
@@ -309,8 +343,17 @@ def train(trainees: list[Trainee], data, hp: TrainingHparams, on_done=None, prog
     if ``hp.eval_test_each``) at every evaluation, where it stopped, the
     best-monitor iteration, and the test loss and accuracy of the reported
     weights. ``on_done(index, result)`` is called as each trainee finishes.
+
+    ``checkpoint``: a file where the group's whole training state (weights, masks and
+    TF-MOT step counters, optimiser slots, data order, monitors, histories, finished
+    results) is written every ``checkpoint_every`` evaluations. If the file exists when
+    training starts, training resumes from it, exactly where it was written: an
+    interrupted sweep loses at most ``checkpoint_every`` evaluations of each group. The
+    file is removed when the group finishes. Each resumed result carries ``resumed``:
+    the step it resumed from, the wall and CPU seconds spent before, and the code
+    version that wrote the checkpoint.
     """
-    started = time.time()
+    started, cpu_started = time.time(), time.process_time()
     tensors = {name: (tf.constant(data.features(split)), tf.constant(split.y))
                for name, split in [("train", data.train), ("val", data.validation), ("test", data.test)]}
     streams = [BatchStream(len(data.train), hp.batch_size, t.seed) for t in trainees]
@@ -332,6 +375,38 @@ def train(trainees: list[Trainee], data, hp: TrainingHparams, on_done=None, prog
                 layer.pruning_step.assign(0)
         t.history = {k: [] for k in ["iteration", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
                      + (["test_loss", "test_accuracy"] if hp.eval_test_each else [])}
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be at least 1 evaluation, got {checkpoint_every}")
+    fingerprint = _group_fingerprint(trainees, hp, engine)
+    active, step, resumed = tuple(range(len(trainees))), 0, None
+    if checkpoint is not None and checkpoint.exists():
+        state = _read_checkpoint(checkpoint, fingerprint)
+        for t, monitor, stream, saved in zip(trainees, monitors, streams, state["trainees"]):
+            t.model.set_weights(saved["weights"])
+            t.history = saved["history"]
+            monitor.__dict__.update(saved["monitor"])
+            stream.rng.bit_generator.state, stream.buffer = saved["stream"]
+        results = state["results"]
+        graphs.load_optimizer_state(state["optimizer"])
+        active, step = tuple(state["active"]), state["step"]
+        resumed = {"step": step, "wall_time_s": state["wall_time_s"], "cpu_time_s": state["cpu_time_s"],
+                   "git_commit": state["git_commit"]}
+        for result in results:
+            if result is not None:
+                result.setdefault("resumed", resumed)
+
+    def save_checkpoint():
+        prior_wall, prior_cpu = (resumed["wall_time_s"], resumed["cpu_time_s"]) if resumed else (0.0, 0.0)
+        _write_checkpoint(checkpoint, {
+            "fingerprint": fingerprint, "step": step, "active": list(active), "results": results,
+            "optimizer": graphs.optimizer_state(), "git_commit": code_version()["git_commit"],
+            "wall_time_s": prior_wall + time.time() - started,
+            "cpu_time_s": prior_cpu + time.process_time() - cpu_started,
+            "trainees": [{"weights": t.model.get_weights(), "history": t.history,
+                          "monitor": {k: v for k, v in m.__dict__.items() if k != "hp"},
+                          "stream": (stream.rng.bit_generator.state, stream.buffer)}
+                         for t, m, stream in zip(trainees, monitors, streams)]})
 
     def finish(i, stopped_at):
         t, monitor = trainees[i], monitors[i]
@@ -349,13 +424,14 @@ def train(trainees: list[Trainee], data, hp: TrainingHparams, on_done=None, prog
             "best_iteration": int(monitor.best_iteration if monitor.best_iteration is not None else stopped_at),
             "test_loss": float(loss), "test_accuracy": float(accuracy),
             "val_loss": float(val_at_best[0]), "val_accuracy": float(val_at_best[1]),
-            "wall_time_s": time.time() - started, "engine": engine,
+            "wall_time_s": time.time() - started + (resumed["wall_time_s"] if resumed else 0.0), "engine": engine,
         }
+        if resumed:
+            results[i]["resumed"] = resumed
         if on_done:
             on_done(i, results[i])
 
-    active = tuple(range(len(trainees)))
-    step = 0
+    evaluations_since_checkpoint = 0
     while active and step < hp.iterations:
         n = min(hp.eval_every, hp.iterations - step)
         indices = np.stack([streams[i].take(n) for i in active])
@@ -378,11 +454,53 @@ def train(trainees: list[Trainee], data, hp: TrainingHparams, on_done=None, prog
             else:
                 still.append(i)
         active = tuple(still)
+        evaluations_since_checkpoint += 1
+        if checkpoint is not None and active and evaluations_since_checkpoint >= checkpoint_every:
+            save_checkpoint()
+            evaluations_since_checkpoint = 0
         if progress:
             progress(step, hp.iterations, len(active))
     for i in active:
         finish(i, step)
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
     return results
+
+
+def _group_fingerprint(trainees, hp: TrainingHparams, engine: str) -> str:
+    """What a checkpoint must have been written by: the same trainees (names, seeds, mask policy,
+    weight shapes), hyperparameters and engine."""
+    parts = [engine, json.dumps(hp.to_dict(), sort_keys=True)]
+    for t in trainees:
+        parts.append(json.dumps([t.name, t.seed, t.hold_masks, (t.hparams or hp).to_dict(),
+                                 [list(w.shape) for w in t.model.weights]], sort_keys=True))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _write_checkpoint(path: Path, state: dict) -> None:
+    """Write atomically: a crash while writing leaves the previous checkpoint intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".tmp-{path.name}-{os.getpid()}")
+    with open(staging, "wb") as f:
+        pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(staging, path)
+
+
+def _read_checkpoint(path: Path, fingerprint: str) -> dict:
+    try:
+        with open(path, "rb") as f:
+            state = pickle.load(f)
+    except Exception as error:  # a truncated or foreign file: say which, keep it for inspection
+        raise CheckpointError(f"cannot read training checkpoint {path}: {error}; "
+                              "delete it to train this group from the start") from error
+    if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
+        raise CheckpointError(f"training checkpoint {path} was written for other trainees or settings; "
+                              "delete it to train this group from the start")
+    return state
+
+
+class CheckpointError(RuntimeError):
+    """A training checkpoint that cannot be resumed from."""
 
 
 def set_deterministic(enabled: bool = True) -> None:

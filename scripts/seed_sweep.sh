@@ -11,6 +11,10 @@
 # under $TMPDIR), so editing lth/ while it runs cannot change it: TensorFlow's AutoGraph
 # re-reads source files whenever it traces a new function. Results and data stay in
 # this checkout; each stored run records the snapshot's commit.
+#
+# Stopping it (scripts/sweep_signal.sh stop, or the machine going away) loses at most ~1,000 steps
+# per training group: each group checkpoints into results/runs/.checkpoints (not committed) and
+# resumes from there when the sweep runs again.
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
