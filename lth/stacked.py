@@ -178,11 +178,12 @@ class StackedNetwork:
         for position, layer in enumerate(self.layers):
             inner = layer.inner
             if isinstance(inner, kl.Conv2D):
-                x, pooled_early = self._convolve(position, x, grouped, shared)
+                x, pooled_early, activated = self._convolve(position, x, grouped, shared)
                 grouped, shared = True, False
-                if layer.bias is not None:
-                    x = tf.nn.bias_add(x, tf.reshape(layer.bias, [-1]))
-                x = inner.activation(x)
+                if not activated:
+                    if layer.bias is not None:
+                        x = tf.nn.bias_add(x, tf.reshape(layer.bias, [-1]))
+                    x = inner.activation(x)
             elif isinstance(inner, kl.MaxPooling2D):
                 if not grouped:
                     raise ValueError("MaxPool2D stacks only after a convolution")
@@ -216,13 +217,16 @@ class StackedNetwork:
     def _convolve(self, position, x, grouped: bool, shared: bool):
         """Convolution ``position`` of ``x`` (stacked ``[K, B, ...]``, shared ``[B, ...]`` or grouped
         ``[B, H, W, K*C]``), and the max-pool after it where it may come first (:meth:`_pool_first`):
-        grouped outputs ``[B, H', W', K*O]`` before bias and activation, and the pool layer applied
-        (None if none). Runs as one of :mod:`lth.native`'s fused ops where one applies."""
+        grouped outputs ``[B, H', W', K*O]``, the pool layer applied (None if none), and whether bias
+        and activation are applied too (else the outputs come before them). Runs as one of
+        :mod:`lth.native`'s fused ops where one applies."""
         layer, pool = self.layers[position], self._pool_first(position)
+        bias = tf.reshape(layer.bias, [-1]) if layer.bias is not None else None
+        relu = layer.inner.activation is keras.activations.relu  # else linear, where the native ops apply
         if not grouped and not shared and self._native_first_conv(position, x):
-            return native.conv_pool(x, layer.kernel, layer.inner.padding.upper()), pool
+            return native.conv_pool(x, layer.kernel, layer.inner.padding.upper(), bias=bias, relu=relu), pool, True
         if grouped and self._native_grouped_conv(position, x):
-            return native.grouped_conv_pool(x, layer.kernel), pool
+            return native.grouped_conv_pool(x, layer.kernel, bias=bias, relu=relu), pool, True
         k = self.k
         if not grouped and not shared:
             x = tf.transpose(x, [1, 2, 3, 0, 4])
@@ -233,7 +237,7 @@ class StackedNetwork:
         x = tf.nn.conv2d(x, kernel, strides=layer.inner.strides, padding=layer.inner.padding.upper())
         if pool is not None:  # max-pool first: bias and activation then touch a quarter of the values
             x = tf.nn.max_pool2d(x, pool.pool_size, pool.strides, pool.padding.upper())
-        return x, pool
+        return x, pool, False
 
     def _pool_first(self, position):
         """The MaxPool layer right after convolution ``position``, if pooling may come before bias and activation.

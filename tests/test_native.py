@@ -47,21 +47,40 @@ def _inputs(k, b, side, filters, seed=0):
 
 
 @needs_native
-@pytest.mark.parametrize("k, b, side, filters, padding", [(3, 7, 28, 6, "SAME"), (2, 5, 28, 6, "VALID"),
-                                                          (1, 4, 12, 8, "SAME"), (2, 3, 32, 5, "VALID")])
-def test_values_and_kernel_gradient_match_tensorflow(k, b, side, filters, padding):
+@pytest.mark.parametrize("k, b, side, filters, padding, bias, relu", [
+    (3, 7, 28, 6, "SAME", False, False), (2, 5, 28, 6, "VALID", False, False), (1, 4, 12, 8, "SAME", False, False),
+    (2, 3, 32, 5, "VALID", False, False), (3, 7, 28, 6, "SAME", True, True), (2, 5, 28, 6, "VALID", True, False),
+    (2, 3, 12, 5, "SAME", False, True)])
+def test_values_and_gradients_match_tensorflow(k, b, side, filters, padding, bias, relu):
+    """With bias and ReLU, as lth.stacked runs its first convolution: exactly relu(bias_add(pooled, bias))."""
     x, kernel = _inputs(k, b, side, filters)
+    # biases around the pooled values' median, so ReLU zeroes a good share of the outputs
+    offsets = tf.Variable(-np.median(_reference(x, kernel, padding).numpy()) + np.random.default_rng(2).standard_normal(
+        k * filters).astype("float32") if bias else np.zeros(k * filters, "float32"))
+
+    def reference(x, kernel, padding):
+        pooled = tf.nn.bias_add(_reference(x, kernel, padding), offsets)
+        return tf.nn.relu(pooled) if relu else pooled
+
+    def fused(x, kernel, padding):
+        return native.conv_pool(x, kernel, padding, bias=offsets if bias else None, relu=relu)
+
     upstream = tf.constant(np.random.default_rng(1).standard_normal(_reference(x, kernel, padding).shape), tf.float32)
     results = {}
-    for name, fn in (("tf", _reference), ("native", native.conv_pool)):
+    for name, fn in (("tf", reference), ("native", fused)):
         with tf.GradientTape() as tape:
             pooled = fn(x, kernel, padding)
             loss = tf.reduce_sum(pooled * upstream)
-        results[name] = pooled.numpy(), tape.gradient(loss, kernel).numpy()
-    (tf_pooled, tf_grad), (native_pooled, native_grad) = results["tf"], results["native"]
+        grads = tape.gradient(loss, [kernel, offsets], unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        results[name] = pooled.numpy(), *[g.numpy() for g in grads]
+    (tf_pooled, tf_grad, tf_bias_grad), (native_pooled, native_grad, native_bias_grad) = results.values()
     assert native_pooled.shape == tf_pooled.shape
+    if relu:
+        assert 0.2 < (tf_pooled == 0).mean() < 0.9  # the ReLU does cut off outputs
     np.testing.assert_allclose(native_pooled, tf_pooled, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(native_grad, tf_grad, rtol=1e-4, atol=1e-4 * np.abs(tf_grad).max())
+    if bias:
+        np.testing.assert_allclose(native_bias_grad, tf_bias_grad, rtol=1e-4, atol=1e-4 * np.abs(tf_bias_grad).max())
 
 
 @needs_native
@@ -94,6 +113,10 @@ def test_bad_shapes_are_refused_with_their_sizes():
         native.conv_pool(x[:, :, :27, :27], kernel, "SAME")
     with pytest.raises(ValueError, match="padding must be 'SAME' or 'VALID', got 'same'"):
         native.conv_pool(x, kernel, "same")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"bias must be \[K\*O\] = \[12\], got \[6\]"):
+        native.conv_pool(x, kernel, "SAME", bias=tf.zeros([6]))
+    with pytest.raises(TypeError, match="relu must be True or False, got 1"):
+        native.conv_pool(x, kernel, "SAME", relu=1)
 
 
 def _grouped_reference(x, kernel):
@@ -103,19 +126,36 @@ def _grouped_reference(x, kernel):
 
 
 @needs_native
-@pytest.mark.parametrize("k, b, side, c, o", [(3, 5, (14, 14), 6, 16), (2, 3, (10, 8), 2, 5), (1, 2, (16, 16), 6, 16)])
-def test_grouped_values_and_both_gradients_match_tensorflow(k, b, side, c, o):
+@pytest.mark.parametrize("k, b, side, c, o, bias, relu", [
+    (3, 5, (14, 14), 6, 16, False, False), (2, 3, (10, 8), 2, 5, False, False), (1, 2, (16, 16), 6, 16, False, False),
+    (3, 5, (14, 14), 6, 16, True, True), (2, 3, (10, 8), 2, 5, True, False), (2, 4, (14, 14), 6, 16, False, True)])
+def test_grouped_values_and_all_gradients_match_tensorflow(k, b, side, c, o, bias, relu):
+    """With bias and ReLU, as lth.stacked runs LeNet-5's second convolution: relu(bias_add(pooled, bias))."""
     rng = np.random.default_rng(2)
     x = tf.Variable(np.maximum(rng.standard_normal((b, *side, k * c)), 0).astype("float32"))  # ReLU outputs
     kernel = tf.Variable(rng.standard_normal((k, 5, 5, c, o)).astype("float32"))
+    median = np.median(_grouped_reference(x, kernel).numpy())  # biases around it: ReLU zeroes a good share
+    offsets = tf.Variable((-median + rng.standard_normal(k * o)).astype("float32") if bias
+                          else np.zeros(k * o, "float32"))
+
+    def reference(x, kernel):
+        pooled = tf.nn.bias_add(_grouped_reference(x, kernel), offsets)
+        return tf.nn.relu(pooled) if relu else pooled
+
+    def fused(x, kernel):
+        return native.grouped_conv_pool(x, kernel, bias=offsets if bias else None, relu=relu)
+
     upstream = tf.constant(rng.standard_normal(_grouped_reference(x, kernel).shape).astype("float32"))
     results = {}
-    for name, fn in (("tf", _grouped_reference), ("native", native.grouped_conv_pool)):
+    for name, fn in (("tf", reference), ("native", fused)):
         with tf.GradientTape() as tape:
             pooled = fn(x, kernel)
             loss = tf.reduce_sum(pooled * upstream)
-        results[name] = [pooled.numpy()] + [g.numpy() for g in tape.gradient(loss, [x, kernel])]
-    for ours, theirs in zip(results["native"], results["tf"]):
+        grads = tape.gradient(loss, [x, kernel, offsets], unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        results[name] = [pooled.numpy()] + [g.numpy() for g in grads]
+    if relu:
+        assert 0.05 < (results["tf"][0] == 0).mean() < 0.95  # the ReLU does cut off outputs
+    for ours, theirs in zip(results["native"], results["tf"] if bias else results["tf"][:3]):
         assert ours.shape == theirs.shape
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
 
@@ -129,6 +169,10 @@ def test_grouped_shapes_out_of_its_limits_are_refused():
         native.grouped_conv_pool(tf.zeros((1, 14, 14, 6)), tf.zeros((2, 5, 5, 6, 16)))
     with pytest.raises(tf.errors.InvalidArgumentError, match="at most 12 wide, got 10x14"):
         native.grouped_conv_pool(tf.zeros((1, 14, 18, 12)), tf.zeros((2, 5, 5, 6, 16)))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"bias must be \[K\*O\] = \[32\], got \[16\]"):
+        native.grouped_conv_pool(tf.zeros((1, 14, 14, 12)), tf.zeros((2, 5, 5, 6, 16)), bias=tf.zeros([16]))
+    with pytest.raises(TypeError, match="relu must be True or False, got 'yes'"):
+        native.grouped_conv_pool(tf.zeros((1, 14, 14, 12)), tf.zeros((2, 5, 5, 6, 16)), relu="yes")
 
 
 @needs_native

@@ -92,44 +92,56 @@ def available() -> bool:
     return True
 
 
-def conv_pool(x, kernel, padding: str):
+def conv_pool(x, kernel, padding: str, bias=None, relu: bool = False):
     """Max-pooled (2x2) convolution of K networks' inputs ``x [K, B, H, W, 1]`` with kernels ``[K, 5, 5, 1, O]``.
 
-    Returns ``[B, H'/2, W'/2, K*O]`` (network k's channels at ``k*O ... k*O + O - 1``), before bias
-    and activation. Differentiable in ``kernel`` only: ``x`` is taken as data.
+    Returns ``[B, H'/2, W'/2, K*O]`` (network k's channels at ``k*O ... k*O + O - 1``): the pooled
+    convolution plus ``bias`` (``[K*O]``; none if None), then ReLU if ``relu``, exactly as
+    ``tf.nn.relu(tf.nn.bias_add(pooled, bias))``. Differentiable in ``kernel`` and ``bias`` only:
+    ``x`` is taken as data.
     """
     if padding not in ("SAME", "VALID"):
         raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
+    if not isinstance(relu, bool):
+        raise TypeError(f"relu must be True or False, got {relu!r}")
     ops = _ops()
+    kernel = tf.convert_to_tensor(kernel)
+    if bias is None:
+        bias = tf.zeros([kernel.shape[0] * kernel.shape[-1]])
 
     @tf.custom_gradient
-    def run(kernel):
-        pooled, argmax = ops.lth_conv_pool(x, kernel, padding=padding)
+    def run(kernel, bias):
+        pooled, argmax = ops.lth_conv_pool(x, kernel, bias, padding=padding, relu=relu)
 
         def grad(upstream):
             return ops.lth_conv_pool_filter_grad(x, argmax, upstream, tf.shape(kernel), padding=padding)
 
         return pooled, grad
 
-    return run(tf.convert_to_tensor(kernel))
+    return run(kernel, tf.convert_to_tensor(bias))
 
 
-def grouped_conv_pool(x, kernel):
+def grouped_conv_pool(x, kernel, bias=None, relu: bool = False):
     """Max-pooled (2x2) VALID convolution of K networks' activations ``x [B, H, W, K*C]`` (network k's
-    channels side by side) with kernels ``[K, 5, 5, C, O]``: ``[B, (H-4)/2, (W-4)/2, K*O]``, before bias
-    and activation. Differentiable in both."""
+    channels side by side) with kernels ``[K, 5, 5, C, O]``: ``[B, (H-4)/2, (W-4)/2, K*O]``, plus
+    ``bias`` (``[K*O]``; none if None), then ReLU if ``relu``. Differentiable in all three."""
+    if not isinstance(relu, bool):
+        raise TypeError(f"relu must be True or False, got {relu!r}")
     ops = _ops()
+    kernel = tf.convert_to_tensor(kernel)
+    if bias is None:
+        bias = tf.zeros([kernel.shape[0] * kernel.shape[-1]])
 
     @tf.custom_gradient
-    def run(x, kernel):
-        pooled, argmax = ops.lth_grouped_conv_pool(x, kernel)
+    def run(x, kernel, bias):
+        pooled, argmax = ops.lth_grouped_conv_pool(x, kernel, bias, relu=relu)
 
         def grad(upstream):
             return ops.lth_grouped_conv_pool_grad(x, kernel, argmax, upstream)
 
         return pooled, grad
 
-    return run(tf.convert_to_tensor(x), tf.convert_to_tensor(kernel))
+    return run(tf.convert_to_tensor(x), kernel, tf.convert_to_tensor(bias))
 
 
 def masked_adam(variable, m, v, *, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad, mask):

@@ -1,10 +1,14 @@
 // A network's first convolution fused with the 2x2 max-pool after it, for K stacked networks.
 //
-// LthConvPool:           x [K, B, H, W, 1], kernel [K, 5, 5, 1, O] -> pooled [B, H'/2, W'/2, K*O]
-//                        (max over each 2x2 block of the convolution, before bias and activation),
-//                        argmax [K, B, O, H'/2, W'/2] (uint8): which of each block's four values won
-//                        (row-major, the first of equal maxima), for the gradient.
-// LthConvPoolFilterGrad: x, argmax, d pooled -> d kernel [K, 5, 5, 1, O].
+// LthConvPool:           x [K, B, H, W, 1], kernel [K, 5, 5, 1, O], bias [K*O] -> pooled [B, H'/2, W'/2, K*O]
+//                        (max over each 2x2 block of the convolution, plus the bias, then ReLU if
+//                        ``relu``), argmax [K, B, O, H'/2, W'/2] (uint8): which of each block's four
+//                        values won (row-major, the first of equal maxima), or DEAD where ReLU
+//                        zeroed the output (no gradient flows there), for the gradient.
+// LthConvPoolFilterGrad: x, argmax, d pooled -> d kernel [K, 5, 5, 1, O], d bias [K*O].
+//
+// Bias and ReLU in the op save TensorFlow's BiasAdd, Relu, ReluGrad and BiasAddGrad: four passes
+// over the pooled activations, which at the seed's batch of 600 no longer fit in cache.
 //
 // H' = H, W' = W for SAME padding, H - 4, W - 4 for VALID; W' <= 32 and H' <= 32, both even.
 // One input channel is what a first layer on grey images sees, and the case oneDNN handles worst
@@ -35,6 +39,7 @@ constexpr int ROWS = 36;     // padded input rows (H' + 4 <= 36)
 constexpr int COLS = 48;     // padded input columns: 16-wide loads start at columns up to 16 + 4, so reach 35
 constexpr int MAX_OUT = 32;  // H', W' <= 32
 constexpr int CHUNK = 3;     // filters convolved together: 4 accumulators each, so all stay in registers
+constexpr int DEAD = 4;      // argmax of an output that ReLU zeroed
 
 struct Geometry {
   int64_t k, b, h, w, o, pad, ho, wo, hp, wp;
@@ -114,7 +119,7 @@ inline void pooled_row(const float* buf, const float* w /* [5][5][NF] */, int p,
 
 template <int NF>
 void forward_chunk(const float* buf, const float* w, const Geometry& g, int64_t net, int64_t image, int64_t f0,
-                   float* pooled, uint8_t* argmax) {
+                   const float* bias, bool relu, float* pooled, uint8_t* argmax) {
   const int64_t channels = g.k * g.o;
   const __mmask16 lanes = lth_native::first_lanes(g.wp);
   const __m512i stride = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -125,6 +130,12 @@ void forward_chunk(const float* buf, const float* w, const Geometry& g, int64_t 
     pooled_row<NF>(buf, w, p, best, index);
 #pragma GCC unroll 6
     for (int f = 0; f < NF; ++f) {
+      best[f] = _mm512_add_ps(best[f], _mm512_set1_ps(bias[net * g.o + f0 + f]));  // as BiasAdd: one rounding
+      if (relu) {  // as Relu; ReluGrad passes gradient where the output is > 0
+        const __mmask16 alive = _mm512_cmp_ps_mask(best[f], _mm512_setzero_ps(), _CMP_GT_OQ);
+        best[f] = _mm512_maskz_mov_ps(alive, best[f]);
+        index[f] = _mm512_mask_mov_epi32(_mm512_set1_epi32(DEAD), alive, index[f]);
+      }
       const int64_t base = ((image * g.hp + p) * g.wp) * channels + net * g.o + f0 + f;
       _mm512_mask_i32scatter_ps(pooled + base, lanes, stride, best[f], 4);
       const int64_t at = (((net * g.b + image) * g.o + f0 + f) * g.hp + p) * g.wp;
@@ -158,8 +169,10 @@ inline void filter_grad_one(const float* buf, const float* dy /* [ho][32] */, co
 const __m512i INTERLEAVE_LO = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
 const __m512i INTERLEAVE_HI = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
 
-// The full-size gradient of one filter's convolution output ([ho][32], zero but at each block's argmax).
-inline void unpool(const float* grad, const uint8_t* which, const Geometry& g, int64_t grad_base, float* dy) {
+// The full-size gradient of one filter's convolution output ([ho][32], zero but at each block's argmax;
+// zero throughout a block whose output ReLU zeroed), and the gradient of its bias added to bias_sum.
+inline void unpool(const float* grad, const uint8_t* which, const Geometry& g, int64_t grad_base, float* dy,
+                   __m512* bias_sum) {
   const int64_t channels = g.k * g.o;
   const __mmask16 lanes = lth_native::first_lanes(g.wp);
   const __m512i stride = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -168,6 +181,8 @@ inline void unpool(const float* grad, const uint8_t* which, const Geometry& g, i
   for (int p = 0; p < g.hp; ++p) {
     const __m512 v = _mm512_mask_i32gather_ps(zero, lanes, stride, grad + grad_base + p * g.wp * channels, 4);
     const __m512i a = _mm512_maskz_cvtepu8_epi32(lanes, _mm_maskz_loadu_epi8(lanes, which + p * g.wp));
+    const __mmask16 alive = _mm512_mask_cmpneq_epi32_mask(lanes, a, _mm512_set1_epi32(DEAD));
+    *bias_sum = _mm512_mask_add_ps(*bias_sum, alive, *bias_sum, v);
     for (int r = 0; r < 2; ++r) {
       const __m512 even = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a, _mm512_set1_epi32(2 * r)), v);
       const __m512 odd = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a, _mm512_set1_epi32(2 * r + 1)), v);
@@ -183,7 +198,9 @@ inline void unpool(const float* grad, const uint8_t* which, const Geometry& g, i
 REGISTER_OP("LthConvPool")
     .Input("x: float")
     .Input("kernel: float")
+    .Input("bias: float")
     .Attr("padding: {'SAME', 'VALID'}")
+    .Attr("relu: bool = false")
     .Output("pooled: float")
     .Output("argmax: uint8")
     .SetShapeFn([](InferenceContext* c) {
@@ -212,10 +229,14 @@ REGISTER_OP("LthConvPoolFilterGrad")
     .Input("kernel_shape: int32")
     .Attr("padding: {'SAME', 'VALID'}")
     .Output("kernel_grad: float")
+    .Output("bias_grad: float")
     .SetShapeFn([](InferenceContext* c) {
       ShapeHandle shape;
       TF_RETURN_IF_ERROR(c->MakeShapeFromShapeTensor(3, &shape));
       c->set_output(0, shape);
+      DimensionHandle channels = c->UnknownDim();
+      if (c->RankKnown(shape)) TF_RETURN_IF_ERROR(c->Multiply(c->Dim(shape, 0), c->Dim(shape, 4), &channels));
+      c->set_output(1, c->Vector(channels));
       return OkStatus();
     });
 
@@ -223,13 +244,19 @@ class ConvPoolOp : public OpKernel {
  public:
   explicit ConvPoolOp(OpKernelConstruction* context) : OpKernel(context) {
     OP_REQUIRES_OK(context, context->GetAttr("padding", &padding_));
+    OP_REQUIRES_OK(context, context->GetAttr("relu", &relu_));
   }
 
   void Compute(OpKernelContext* context) override {
     const Tensor& x = context->input(0);
     const Tensor& kernel = context->input(1);
+    const Tensor& bias = context->input(2);
     Geometry g;
     OP_REQUIRES_OK(context, geometry(x.shape(), kernel.shape(), padding_, &g));
+    OP_REQUIRES(context, bias.dims() == 1 && bias.dim_size(0) == g.k * g.o,
+                errors::InvalidArgument("bias must be [K*O] = [", g.k * g.o, "], got ", bias.shape().DebugString()));
+    const float* bs = bias.flat<float>().data();
+    const bool relu = relu_;
     Tensor *pooled = nullptr, *argmax = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, TensorShape({g.b, g.hp, g.wp, g.k * g.o}), &pooled));
     OP_REQUIRES_OK(context, context->allocate_output(1, TensorShape({g.k, g.b, g.o, g.hp, g.wp}), &argmax));
@@ -256,9 +283,9 @@ class ConvPoolOp : public OpKernel {
           const int nf = static_cast<int>(std::min<int64_t>(CHUNK, geo.o - f0));
           const float* w = weights.data() + net * KS * KS * geo.o + f0 * KS * KS;
           switch (nf) {
-            case 3: forward_chunk<3>(buf, w, geo, net, image, f0, out, which); break;
-            case 2: forward_chunk<2>(buf, w, geo, net, image, f0, out, which); break;
-            default: forward_chunk<1>(buf, w, geo, net, image, f0, out, which); break;
+            case 3: forward_chunk<3>(buf, w, geo, net, image, f0, bs, relu, out, which); break;
+            case 2: forward_chunk<2>(buf, w, geo, net, image, f0, bs, relu, out, which); break;
+            default: forward_chunk<1>(buf, w, geo, net, image, f0, bs, relu, out, which); break;
           }
         }
       }
@@ -267,6 +294,7 @@ class ConvPoolOp : public OpKernel {
 
  private:
   std::string padding_;
+  bool relu_;
 };
 
 class ConvPoolFilterGradOp : public OpKernel {
@@ -290,8 +318,9 @@ class ConvPoolFilterGradOp : public OpKernel {
     OP_REQUIRES(context, grad.shape() == pooled_shape && argmax.shape() == argmax_shape,
                 errors::InvalidArgument("grad must be ", pooled_shape.DebugString(), " and argmax ",
                                         argmax_shape.DebugString()));
-    Tensor* out = nullptr;
+    Tensor *out = nullptr, *bias_out = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, kshape, &out));
+    OP_REQUIRES_OK(context, context->allocate_output(1, TensorShape({g.k * g.o}), &bias_out));
     const float* xs = x.flat<float>().data();
     const uint8_t* which = argmax.flat<uint8_t>().data();
     const float* dp = grad.flat<float>().data();
@@ -300,7 +329,9 @@ class ConvPoolFilterGradOp : public OpKernel {
     const int64_t per_chunk = (g.b + chunks - 1) / chunks;
     const int64_t filters = g.k * g.o;
     lth_native::AlignedFloats partial(static_cast<size_t>(chunks) * filters * KS * KS * 16);
+    lth_native::AlignedFloats bias_partial(static_cast<size_t>(chunks) * filters * 16);
     float* partial_base = partial.get();
+    float* bias_base = bias_partial.get();
     const Geometry geo = g;
     const int64_t channels = filters;
     lth_native::parallel(context, chunks, 40000 * g.o * per_chunk * g.k, [&, geo](int64_t start, int64_t end) {
@@ -314,8 +345,10 @@ class ConvPoolFilterGradOp : public OpKernel {
             fill_padded(xs, geo, net, image, buf);
             for (int64_t f = 0; f < geo.o; ++f) {
               const int64_t channel = net * geo.o + f;
+              __m512 bias_sum = _mm512_load_ps(bias_base + (chunk * filters + channel) * 16);
               unpool(dp, which + ((net * geo.b + image) * geo.o + f) * geo.hp * geo.wp, geo,
-                     image * geo.hp * geo.wp * channels + channel, dy);
+                     image * geo.hp * geo.wp * channels + channel, dy, &bias_sum);
+              _mm512_store_ps(bias_base + (chunk * filters + channel) * 16, bias_sum);
               filter_grad_one(buf, dy, geo, sums + channel * KS * KS * 16);
             }
           }
@@ -331,6 +364,13 @@ class ConvPoolFilterGradOp : public OpKernel {
             total = _mm512_add_ps(total, _mm512_load_ps(partial_base + ((chunk * filters + net * g.o + f) * KS * KS + t) * 16));
           result[(net * KS * KS + t) * g.o + f] = _mm512_reduce_add_ps(total);
         }
+    float* bias_result = bias_out->flat<float>().data();  // [K*O]
+    for (int64_t channel = 0; channel < filters; ++channel) {
+      __m512 total = _mm512_setzero_ps();
+      for (int chunk = 0; chunk < chunks; ++chunk)
+        total = _mm512_add_ps(total, _mm512_load_ps(bias_base + (chunk * filters + channel) * 16));
+      bias_result[channel] = _mm512_reduce_add_ps(total);
+    }
   }
 
  private:

@@ -1,10 +1,11 @@
 // A later convolution of K stacked networks fused with the 2x2 max-pool after it (LeNet-5's second).
 //
 // LthGroupedConvPool:     x [B, H, W, K*C] (network k's channels at k*C ... k*C + C - 1), kernel
-//                         [K, 5, 5, C, O] -> pooled [B, H'/2, W'/2, K*O] (VALID padding: H' = H - 4,
-//                         W' = W - 4; before bias and activation), argmax [K, B, H'/2, W'/2, O] (uint8):
-//                         which of each block's four values won (row-major, the first of equal maxima).
-// LthGroupedConvPoolGrad: x, kernel, argmax, d pooled -> d x, d kernel.
+//                         [K, 5, 5, C, O], bias [K*O] -> pooled [B, H'/2, W'/2, K*O] (VALID padding:
+//                         H' = H - 4, W' = W - 4; plus the bias, then ReLU if ``relu``), argmax
+//                         [K, B, H'/2, W'/2, O] (uint8): which of each block's four values won
+//                         (row-major, the first of equal maxima), or DEAD where ReLU zeroed the output.
+// LthGroupedConvPoolGrad: x, kernel, argmax, d pooled -> d x, d kernel, d bias.
 //
 // Limits: C <= 6 (six columns of C channels fit three vectors), O <= 16 (one vector), W' <= 12,
 // H' and W' even. The forward pass keeps a row pair of outputs (all O channels of each pixel in
@@ -33,6 +34,7 @@ namespace {
 constexpr int KS = 5;
 constexpr int MAX_C = 6;
 constexpr int MAX_WO = 12;
+constexpr int DEAD = 4;     // argmax of an output that ReLU zeroed: no gradient flows through it
 constexpr int PATCH = 48;   // floats of a row of a 2x2 block's receptive field (6 pixels * C <= 36), three vectors
 
 struct Geometry {
@@ -81,8 +83,8 @@ void weight_vectors(const float* kernel, const Geometry& g, float* out) {
 
 // Output rows 2p and 2p+1 (WO pixels each, all channels per vector), max-pooled and stored.
 template <int WO>
-void forward_rows(const float* image, const float* w, const Geometry& g, int64_t net, int64_t index, int p,
-                  float* pooled, uint8_t* argmax) {
+void forward_rows(const float* image, const float* w, const __m512 bias, bool relu, const Geometry& g, int64_t net,
+                  int64_t index, int p, float* pooled, uint8_t* argmax) {
   __m512 top[WO], bottom[WO];
 #pragma GCC unroll 12
   for (int x = 0; x < WO; ++x) top[x] = bottom[x] = _mm512_setzero_ps();
@@ -103,13 +105,20 @@ void forward_rows(const float* image, const float* w, const Geometry& g, int64_t
 #pragma GCC unroll 6
   for (int q = 0; q < WO / 2; ++q) {
     __m512i which;
-    const __m512 best = lth_native::first_max(top[2 * q], top[2 * q + 1], bottom[2 * q], bottom[2 * q + 1], &which);
+    __m512 best = _mm512_add_ps(
+        lth_native::first_max(top[2 * q], top[2 * q + 1], bottom[2 * q], bottom[2 * q + 1], &which), bias);
+    if (relu) {
+      const __mmask16 alive = _mm512_cmp_ps_mask(best, _mm512_setzero_ps(), _CMP_GT_OQ);
+      best = _mm512_maskz_mov_ps(alive, best);
+      which = _mm512_mask_mov_epi32(_mm512_set1_epi32(DEAD), alive, which);
+    }
     _mm512_mask_storeu_ps(pooled + ((index * g.hp + p) * g.wp + q) * g.k * g.o + net * g.o, lanes, best);
     _mm512_mask_cvtepi32_storeu_epi8(argmax + (((net * g.b + index) * g.hp + p) * g.wp + q) * g.o, lanes, which);
   }
 }
 
-using ForwardRows = void (*)(const float*, const float*, const Geometry&, int64_t, int64_t, int, float*, uint8_t*);
+using ForwardRows = void (*)(const float*, const float*, __m512, bool, const Geometry&, int64_t, int64_t, int, float*,
+                             uint8_t*);
 
 ForwardRows forward_rows_for(int64_t wo) {
   switch (wo) {
@@ -163,7 +172,8 @@ inline void add_winners(const float* image, const float* values, __mmask16 won, 
 }
 
 inline void backward_image(const float* image, const float* grad, const uint8_t* argmax, const float* slices,
-                           const Geometry& g, int64_t net, int64_t index, float* kernel_sums, float* dx) {
+                           const Geometry& g, int64_t net, int64_t index, float* kernel_sums, float* bias_sum,
+                           float* dx) {
   const int64_t row = KS * g.c, span = 6 * g.c;
   const __mmask16 row_lanes[2] = {first_lanes(row), first_lanes(row > 16 ? row - 16 : 0)};
   const __mmask16 patch_lanes[3] = {first_lanes(span), first_lanes(span > 16 ? span - 16 : 0),
@@ -181,6 +191,9 @@ inline void backward_image(const float* image, const float* grad, const uint8_t*
       for (int r = 0; r < 6; ++r)
         for (int v = 0; v < 3; ++v) patch[r][v] = _mm512_setzero_ps();
       auto won = [&](int a) { return _mm512_cmpeq_epi32_mask(winners, _mm512_set1_epi32(a)) & channels; };
+      const __mmask16 alive = _mm512_mask_cmpneq_epi32_mask(channels, winners, _mm512_set1_epi32(DEAD));
+      _mm512_store_ps(bias_sum, _mm512_mask_add_ps(_mm512_load_ps(bias_sum), alive, _mm512_load_ps(bias_sum),
+                                                   _mm512_maskz_loadu_ps(channels, values)));
       add_winners<0>(image, values, won(0), slices, g, p, q, row_lanes, needed[0], kernel_sums, patch);
       add_winners<1>(image, values, won(1), slices, g, p, q, row_lanes, needed[1], kernel_sums, patch);
       add_winners<2>(image, values, won(2), slices, g, p, q, row_lanes, needed[0], kernel_sums, patch);
@@ -202,6 +215,8 @@ inline void backward_image(const float* image, const float* grad, const uint8_t*
 REGISTER_OP("LthGroupedConvPool")
     .Input("x: float")
     .Input("kernel: float")
+    .Input("bias: float")
+    .Attr("relu: bool = false")
     .Output("pooled: float")
     .Output("argmax: uint8")
     .SetShapeFn([](InferenceContext* c) {
@@ -226,21 +241,33 @@ REGISTER_OP("LthGroupedConvPoolGrad")
     .Input("grad: float")
     .Output("x_grad: float")
     .Output("kernel_grad: float")
+    .Output("bias_grad: float")
     .SetShapeFn([](InferenceContext* c) {
       c->set_output(0, c->input(0));
       c->set_output(1, c->input(1));
+      DimensionHandle channels = c->UnknownDim();
+      if (c->RankKnown(c->input(1)))
+        TF_RETURN_IF_ERROR(c->Multiply(c->Dim(c->input(1), 0), c->Dim(c->input(1), 4), &channels));
+      c->set_output(2, c->Vector(channels));
       return OkStatus();
     });
 
 class GroupedConvPoolOp : public OpKernel {
  public:
-  explicit GroupedConvPoolOp(OpKernelConstruction* context) : OpKernel(context) {}
+  explicit GroupedConvPoolOp(OpKernelConstruction* context) : OpKernel(context) {
+    OP_REQUIRES_OK(context, context->GetAttr("relu", &relu_));
+  }
 
   void Compute(OpKernelContext* context) override {
     const Tensor& x = context->input(0);
     const Tensor& kernel = context->input(1);
+    const Tensor& bias = context->input(2);
     Geometry g;
     OP_REQUIRES_OK(context, geometry(x.shape(), kernel.shape(), &g));
+    OP_REQUIRES(context, bias.dims() == 1 && bias.dim_size(0) == g.k * g.o,
+                errors::InvalidArgument("bias must be [K*O] = [", g.k * g.o, "], got ", bias.shape().DebugString()));
+    const float* bs = bias.flat<float>().data();
+    const bool relu = relu_;
     Tensor *pooled = nullptr, *argmax = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, TensorShape({g.b, g.hp, g.wp, g.k * g.o}), &pooled));
     OP_REQUIRES_OK(context, context->allocate_output(1, TensorShape({g.k, g.b, g.hp, g.wp, g.o}), &argmax));
@@ -257,10 +284,14 @@ class GroupedConvPoolOp : public OpKernel {
         const int64_t net = unit / geo.b, index = unit % geo.b;
         gather_image(xs, geo, net, index, image.get());
         const float* w = weights.get() + net * KS * KS * geo.c * 16;
-        for (int p = 0; p < geo.hp; ++p) rows(image.get(), w, geo, net, index, p, out, which);
+        const __m512 b = _mm512_maskz_loadu_ps(first_lanes(geo.o), bs + net * geo.o);
+        for (int p = 0; p < geo.hp; ++p) rows(image.get(), w, b, relu, geo, net, index, p, out, which);
       }
     });
   }
+
+ private:
+  bool relu_;
 };
 
 class GroupedConvPoolGradOp : public OpKernel {
@@ -278,9 +309,10 @@ class GroupedConvPoolGradOp : public OpKernel {
     OP_REQUIRES(context, grad.shape() == pooled_shape && argmax.shape() == argmax_shape,
                 errors::InvalidArgument("grad must be ", pooled_shape.DebugString(), " and argmax ",
                                         argmax_shape.DebugString()));
-    Tensor *x_grad = nullptr, *kernel_grad_out = nullptr;
+    Tensor *x_grad = nullptr, *kernel_grad_out = nullptr, *bias_grad_out = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, x.shape(), &x_grad));
     OP_REQUIRES_OK(context, context->allocate_output(1, kernel.shape(), &kernel_grad_out));
+    OP_REQUIRES_OK(context, context->allocate_output(2, TensorShape({g.k * g.o}), &bias_grad_out));
     // Kernel slices for the input gradient (see input_grad): [K][O][column offset][i][PATCH].
     const float* ks = kernel.flat<float>().data();
     const int64_t per_net_slices = g.o * 2 * KS * PATCH;
@@ -301,6 +333,7 @@ class GroupedConvPoolGradOp : public OpKernel {
     const int64_t per_chunk = (g.b + chunks - 1) / chunks;
     const int64_t per_net = g.o * KS * 32;  // kernel gradient sums of one network: [O][5][32]
     AlignedFloats partial(static_cast<size_t>(chunks) * g.k * per_net);
+    AlignedFloats bias_partial(static_cast<size_t>(chunks) * g.k * 16);  // [chunk][net][16 channels]
     const Geometry geo = g;
     lth_native::parallel(context, chunks, 100000 * g.o * per_chunk * g.k, [&, geo](int64_t start, int64_t end) {
       AlignedFloats image(geo.h * geo.w * geo.c + 48), image_grad(geo.h * geo.w * geo.c + 48);
@@ -313,7 +346,8 @@ class GroupedConvPoolGradOp : public OpKernel {
             gather_image(xs, geo, net, index, image.get());
             std::memset(image_grad.get(), 0, sizeof(float) * geo.h * geo.w * geo.c);
             backward_image(image.get(), dp, which, slices.get() + net * per_net_slices, geo, net, index,
-                           partial.get() + (chunk * geo.k + net) * per_net, image_grad.get());
+                           partial.get() + (chunk * geo.k + net) * per_net,
+                           bias_partial.get() + (chunk * geo.k + net) * 16, image_grad.get());
             float* dst = dx + index * geo.h * geo.w * channels + net * geo.c;
             for (int64_t pixel = 0; pixel < geo.h * geo.w; ++pixel)
               _mm512_mask_storeu_ps(dst + pixel * channels, lanes,
@@ -331,6 +365,13 @@ class GroupedConvPoolGradOp : public OpKernel {
               total += partial.get()[(chunk * g.k + net) * per_net + (o * KS + i) * 32 + t];
             result[((net * KS + i) * KS * g.c + t) * g.o + o] = total;
           }
+    float* bias_result = bias_grad_out->flat<float>().data();  // [K*O]
+    for (int64_t net = 0; net < g.k; ++net)
+      for (int64_t o = 0; o < g.o; ++o) {
+        float total = 0.0f;
+        for (int chunk = 0; chunk < chunks; ++chunk) total += bias_partial.get()[(chunk * g.k + net) * 16 + o];
+        bias_result[net * g.o + o] = total;
+      }
   }
 };
 
