@@ -11,8 +11,9 @@ accuracy. lth's K-model path is measured with both engines (``stacked``: one sta
 network; ``graph``: K sub-graphs of one function), and with the K networks split over one
 single-threaded stacked process per core (``stacked xN``, as a local Dask cluster runs them). The floor is the training FLOPs of
 an epoch (forward, weight gradients, and input gradients of all but the first layer) divided by
-the float32 matmul rate numpy reaches in the same run; ``--refloor`` recomputes the floor rows
-of a stored result when the FLOP count changes.
+the float32 matmul rate numpy reaches in the same run: measured before every round of every case
+and, like the paths' times, the best (least disturbed) measurement kept; ``--refloor`` recomputes
+the floor rows of a stored result when the FLOP count changes.
 
 Accuracy parity: plain ``fit`` and lth's default engine each train the unpruned network
 from seeds 0..7 for one full epoch (same initial weights, each its own data order); the
@@ -271,7 +272,7 @@ def _run_processes(path, model_name, batch, k, steps, warmup, engine, processes)
             "final_test_accuracy": float(np.mean(accuracies)), "test_accuracies": accuracies}
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer steps and K up to 4")
     parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
@@ -280,7 +281,7 @@ def main():
     parser.add_argument("--out", default=str(ROOT / "results" / "bench" / "train_speed.json"))
     parser.add_argument("--refloor", action="store_true",
                         help="only recompute the floor rows of --out (from its measured matmul rate) and report")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.refloor:
         stored = refloor(args.out)
         print_report(stored["rows"], stored.get("parity", ()))
@@ -305,9 +306,13 @@ def main():
     except ImportError:
         have_torch = False
         print("torch not installed (pip install -r requirements-bench.txt): skipping the torch rows")
-    rate = matmul_gflops()
-    print(f"numpy float32 matmul rate: {rate:.1f} GFLOP/s")
-    rows, parity = [], []
+    rates = []  # numpy's matmul rate, before every round of every case (see measure)
+
+    def measure_rate():
+        rates.append(matmul_gflops())
+        print(f"numpy float32 matmul rate: {rates[-1]:.1f} GFLOP/s", flush=True)
+
+    rows, parity, floors = [], [], []
     for model_name, batch in CASES:
         epoch_steps = TRAIN_IMAGES // batch
         steps = max(100, epoch_steps // (4 if args.quick else 1) // 100 * 100)
@@ -318,16 +323,22 @@ def main():
         if cores > 1:  # one single-threaded process per core, as `sweep-seed --dask local --workers N` runs
             plan += [("lth_multi", k, f"stacked x{cores}") for k in ks if k >= cores and k % cores == 0]
         plan += [("torch", 1, "-")] if have_torch else []
-        for row in measure(plan, model_name, batch, steps, warmup, args.repeats):
+        for row in measure(plan, model_name, batch, steps, warmup, args.repeats, before_round=measure_rate):
             rows.append(row)
             print(json.dumps(row), flush=True)
-        rows.append(floor_row(model_name, batch, rate))
+        floors.append((model_name, batch, len(rows)))
         if not args.quick:
             parity.append(accuracy_parity(model_name, batch, epoch_steps))
             print(json.dumps(parity[-1]), flush=True)
+    rate = max(rates)
+    for model_name, batch, at in reversed(floors):
+        rows.insert(at, floor_row(model_name, batch, rate))
+    print(f"numpy float32 matmul rate: best {rate:.1f} of {len(rates)} measurements "
+          f"({min(rates):.1f}-{rate:.1f} GFLOP/s)")
     print_report(rows, parity)
     host = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "matmul_gflops": rate, "platform": platform.platform(), "quick": args.quick,
+            "matmul_gflops": rate, "matmul_gflops_samples": [round(r, 1) for r in rates],
+            "platform": platform.platform(), "quick": args.quick,
             "repeats": args.repeats, "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             **code_version()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -352,11 +363,12 @@ def refloor(path) -> dict:
     return stored
 
 
-def measure(plan, model_name, batch, steps, warmup, repeats=1, runner=None):
+def measure(plan, model_name, batch, steps, warmup, repeats=1, runner=None, before_round=None):
     """One row per (path, k, engine) of ``plan``: the fastest of ``repeats`` runs.
 
     The repeats go round the whole plan in turn, so a slow spell of a shared machine
     hits every path rather than one; the minimum is the run least disturbed by it.
+    ``before_round()`` is called before each round (the floor's matmul rate is measured there).
     """
     runner = runner or run_child
 
@@ -365,6 +377,8 @@ def measure(plan, model_name, batch, steps, warmup, repeats=1, runner=None):
 
     best = {}
     for _ in range(repeats):
+        if before_round:
+            before_round()
         for path, k, engine in plan:
             result = runner(path, model_name, batch, k, steps, warmup, engine)
             result.pop("test_accuracies", None)

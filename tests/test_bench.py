@@ -47,8 +47,10 @@ def test_measure_keeps_the_fastest_of_interleaved_repeats():
         return {"seconds_per_model_epoch": times[(path, k)].pop(0), "test_accuracies": [0.9]}
 
     plan = [("keras_fit", 1, "-"), ("lth_multi", 4, "stacked")]
-    rows = train_speed.measure(plan, "lenet5", 32, 100, 100, repeats=3, runner=runner)
-    assert calls == ["keras_fit", "lth_multi"] * 3  # interleaved, not one path three times in a row
+    rows = train_speed.measure(plan, "lenet5", 32, 100, 100, repeats=3, runner=runner,
+                               before_round=lambda: calls.append("matmul rate"))
+    # interleaved, not one path three times in a row; the floor's matmul rate measured before each round
+    assert calls == ["matmul rate", "keras_fit", "lth_multi"] * 3
     assert [r["seconds_per_model_epoch"] for r in rows] == [2.0, 1.0]
     assert all(r["repeats"] == 3 and "test_accuracies" not in r for r in rows)
     failed = train_speed.measure([("torch", 1, "-")], "lenet5", 32, 100, 100, repeats=1,
@@ -134,3 +136,26 @@ def test_masked_adam_bench_times_both_optimiser_steps(tmp_path):
     from lth import optimizers
 
     assert optimizers._native_masked_adam is True  # switched back on after tracing
+
+
+def test_floor_uses_the_best_of_the_matmul_rates_measured_between_rounds(tmp_path, monkeypatch):
+    import json
+
+    import train_speed
+
+    rates = iter([100.0, 150.0, 120.0, 90.0, 130.0, 110.0])  # two rounds for each of the three cases
+    monkeypatch.setattr(train_speed, "matmul_gflops", lambda: next(rates))
+    monkeypatch.setattr(train_speed, "run_child", lambda *a: {"seconds_per_model_epoch": 1.0, "peak_rss_mib": 1.0,
+                                                              "final_test_accuracy": 0.9, "test_accuracies": [0.9]})
+    out = tmp_path / "speed.json"
+    train_speed.main(["--quick", "--repeats", "2", "--out", str(out)])
+    stored = json.loads(out.read_text())
+    assert stored["host"]["matmul_gflops"] == 150.0
+    assert stored["host"]["matmul_gflops_samples"] == [100.0, 150.0, 120.0, 90.0, 130.0, 110.0]
+    floors = [r for r in stored["rows"] if r["path"] == "floor"]
+    assert [(r["model"], r["batch"]) for r in floors] == list(train_speed.CASES)
+    for floor in floors:  # each case's floor row follows its measured rows, at the best rate
+        assert floor["seconds_per_model_epoch"] == train_speed.floor_row(floor["model"], floor["batch"], 150.0)[
+            "seconds_per_model_epoch"]
+        before = stored["rows"][stored["rows"].index(floor) - 1]
+        assert (before["model"], before["batch"]) == (floor["model"], floor["batch"]) and before["path"] != "floor"
