@@ -82,6 +82,7 @@ def run_jobs(jobs: list[Job], store: ResultsStore | None = None, group_size: int
         raise ValueError(f"group_size must be >= 1, got {group_size}")
     # groups are formed from all jobs, stored or not, so that a group interrupted part-way has the
     # same members (and so the same checkpoint) when the sweep runs again
+    stored = {id(job) for job in jobs if store.load(job.kind, job.config) is not None}
     groups: dict = {}
     for job in jobs:
         groups.setdefault(job.group_key, []).append(job)
@@ -89,7 +90,7 @@ def run_jobs(jobs: list[Job], store: ResultsStore | None = None, group_size: int
     for members in groups.values():
         for start in range(0, len(members), group_size):
             chunk = members[start:start + group_size]
-            missing = [job for job in chunk if store.load(job.kind, job.config) is None]
+            missing = [job for job in chunk if id(job) not in stored]
             if missing and not store.checkpoint_path(_members(chunk)).exists():
                 chunk = missing  # no training in progress: train only what is not stored
             if missing:
@@ -101,9 +102,8 @@ def run_jobs(jobs: list[Job], store: ResultsStore | None = None, group_size: int
                 if progress:
                     progress(message)
         return [store.load(job.kind, job.config) for job in jobs]
-    done_count = len(jobs) - sum(len(chunk) for chunk in chunks)
+    done_count = len(stored)
     for chunk in chunks:
-        done_count += sum(store.load(job.kind, job.config) is not None for job in chunk)
         data = load_data(chunk[0].data)
         trainees = [job.build() for job in chunk]
         started, cpu_started = time.time(), time.process_time()

@@ -89,6 +89,12 @@ def apply_gradients(optimizer, grads, variables, masks=None) -> None:
     masks = [None] * len(variables) if masks is None else list(masks)
     if len(masks) != len(variables):
         raise ValueError(f"{len(masks)} masks for {len(variables)} variables")
+    # No update before every gradient is computed. Otherwise, in a traced step, a layer's update
+    # can run while its weights are still needed for the input gradient to the layer below it.
+    # TensorFlow then copies the variable before changing it (copy-on-write). For LeNet-5's
+    # first dense layer that copy made the update about 5x slower.
+    with tf.control_dependencies([g for g in grads if g is not None]):
+        grads = [None if g is None else tf.identity(g) for g in grads]
     if not fused_update_applies(optimizer):
         optimizer.apply_gradients(zip(grads, variables))
         _multiply(variables, masks)

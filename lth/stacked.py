@@ -221,12 +221,11 @@ class StackedNetwork:
         and activation are applied too (else the outputs come before them). Runs as one of
         :mod:`lth.native`'s fused ops where one applies."""
         layer, pool = self.layers[position], self._pool_first(position)
-        bias = tf.reshape(layer.bias, [-1]) if layer.bias is not None else None
-        relu = layer.inner.activation is keras.activations.relu  # else linear, where the native ops apply
         if not grouped and not shared and self._native_first_conv(position, x):
-            return native.conv_pool(x, layer.kernel, layer.inner.padding.upper(), bias=bias, relu=relu), pool, True
+            fused = native.conv_pool(x, layer.kernel, layer.inner.padding.upper(), **self._bias_relu(layer))
+            return fused, pool, True
         if grouped and self._native_grouped_conv(position, x):
-            return native.grouped_conv_pool(x, layer.kernel, bias=bias, relu=relu), pool, True
+            return native.grouped_conv_pool(x, layer.kernel, **self._bias_relu(layer)), pool, True
         k = self.k
         if not grouped and not shared:
             x = tf.transpose(x, [1, 2, 3, 0, 4])
@@ -238,6 +237,12 @@ class StackedNetwork:
         if pool is not None:  # max-pool first: bias and activation then touch a quarter of the values
             x = tf.nn.max_pool2d(x, pool.pool_size, pool.strides, pool.padding.upper())
         return x, pool, False
+
+    @staticmethod
+    def _bias_relu(layer) -> dict:
+        """The native ops' ``bias`` (flattened to ``[K*O]``, or None) and ``relu`` arguments for ``layer``."""
+        bias = tf.reshape(layer.bias, [-1]) if layer.bias is not None else None
+        return {"bias": bias, "relu": layer.inner.activation is keras.activations.relu}  # else linear
 
     def _pool_first(self, position):
         """The MaxPool layer right after convolution ``position``, if pooling may come before bias and activation.

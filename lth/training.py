@@ -396,11 +396,13 @@ def train(trainees: list[Trainee], data, hp: TrainingHparams, on_done=None, prog
             if result is not None:
                 result.setdefault("resumed", resumed)
 
+    commit = code_version()["git_commit"] if checkpoint is not None else None
+
     def save_checkpoint():
         prior_wall, prior_cpu = (resumed["wall_time_s"], resumed["cpu_time_s"]) if resumed else (0.0, 0.0)
         _write_checkpoint(checkpoint, {
             "fingerprint": fingerprint, "step": step, "active": list(active), "results": results,
-            "optimizer": graphs.optimizer_state(), "git_commit": code_version()["git_commit"],
+            "optimizer": graphs.optimizer_state(), "git_commit": commit,
             "wall_time_s": prior_wall + time.time() - started,
             "cpu_time_s": prior_cpu + time.process_time() - cpu_started,
             "trainees": [{"weights": t.model.get_weights(), "history": t.history,

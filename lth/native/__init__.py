@@ -92,6 +92,16 @@ def available() -> bool:
     return True
 
 
+def _kernel_and_bias(kernel, bias, relu):
+    """The convolutions' kernel ``[K, 5, 5, C, O]`` and bias ``[K*O]`` (zeros if None) as tensors; ``relu`` checked."""
+    if not isinstance(relu, bool):
+        raise TypeError(f"relu must be True or False, got {relu!r}")
+    kernel = tf.convert_to_tensor(kernel)
+    if bias is None:
+        bias = tf.zeros([kernel.shape[0] * kernel.shape[-1]])
+    return kernel, tf.convert_to_tensor(bias)
+
+
 def conv_pool(x, kernel, padding: str, bias=None, relu: bool = False):
     """Max-pooled (2x2) convolution of K networks' inputs ``x [K, B, H, W, 1]`` with kernels ``[K, 5, 5, 1, O]``.
 
@@ -102,12 +112,8 @@ def conv_pool(x, kernel, padding: str, bias=None, relu: bool = False):
     """
     if padding not in ("SAME", "VALID"):
         raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
-    if not isinstance(relu, bool):
-        raise TypeError(f"relu must be True or False, got {relu!r}")
+    kernel, bias = _kernel_and_bias(kernel, bias, relu)
     ops = _ops()
-    kernel = tf.convert_to_tensor(kernel)
-    if bias is None:
-        bias = tf.zeros([kernel.shape[0] * kernel.shape[-1]])
 
     @tf.custom_gradient
     def run(kernel, bias):
@@ -118,19 +124,15 @@ def conv_pool(x, kernel, padding: str, bias=None, relu: bool = False):
 
         return pooled, grad
 
-    return run(kernel, tf.convert_to_tensor(bias))
+    return run(kernel, bias)
 
 
 def grouped_conv_pool(x, kernel, bias=None, relu: bool = False):
     """Max-pooled (2x2) VALID convolution of K networks' activations ``x [B, H, W, K*C]`` (network k's
     channels side by side) with kernels ``[K, 5, 5, C, O]``: ``[B, (H-4)/2, (W-4)/2, K*O]``, plus
     ``bias`` (``[K*O]``; none if None), then ReLU if ``relu``. Differentiable in all three."""
-    if not isinstance(relu, bool):
-        raise TypeError(f"relu must be True or False, got {relu!r}")
+    kernel, bias = _kernel_and_bias(kernel, bias, relu)
     ops = _ops()
-    kernel = tf.convert_to_tensor(kernel)
-    if bias is None:
-        bias = tf.zeros([kernel.shape[0] * kernel.shape[-1]])
 
     @tf.custom_gradient
     def run(x, kernel, bias):
@@ -141,7 +143,7 @@ def grouped_conv_pool(x, kernel, bias=None, relu: bool = False):
 
         return pooled, grad
 
-    return run(tf.convert_to_tensor(x), kernel, tf.convert_to_tensor(bias))
+    return run(tf.convert_to_tensor(x), kernel, bias)
 
 
 def masked_adam(variable, m, v, *, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad, mask):
