@@ -1,13 +1,16 @@
-"""What lth.native's masked Adam saves: the stacked training step with it and without it, interleaved.
+"""What lth.native's Adam ops save: the stacked training step with and without them, interleaved.
 
-    .venv/bin/python bench/masked_adam.py       # ~2 minutes; results/bench/masked_adam.json
+    .venv/bin/python bench/masked_adam.py       # ~3 minutes; results/bench/masked_adam.json
 
 For each case (LeNet-300-100 batch 60, LeNet-5 batch 600 as the seed sweep trains it) it builds
-two stacked engines over K = 4 fixed-mask networks (masks at train_speed's density): one whose
-optimiser step is TensorFlow's Adam kernel followed by the mask multiply, one that takes
-``lth.native.masked_adam`` (one pass). Both run on one thread, as a sweep worker does, over the
-same batches; their timings alternate, ``--repeats`` times each, and the median milliseconds per
-step are kept. Run it on an otherwise idle machine.
+three stacked engines over K = 4 fixed-mask networks (masks at train_speed's density), which differ
+only in the optimiser step: ``tensorflow_adam_then_mask`` (TensorFlow's matmul for each kernel's
+gradient, its Adam kernel, then the mask multiply), ``masked_adam`` (the same gradients, then
+``lth.native.masked_adam``: Adam and mask in one pass) and ``dense_grad_masked_adam`` (the default:
+each dense kernel's gradient computed inside that pass by ``lth.native.dense_grad_masked_adam``, never
+stored). All run on one thread, as a sweep worker does, over the same batches; their timings
+alternate, ``--repeats`` times each, and the median milliseconds per step are kept. Run it on an
+otherwise idle machine.
 """
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ from lth.store import code_version  # noqa: E402
 
 K = 4
 CASES = [("lenet300", 60), ("lenet5", 600)]
+BASELINE = "tensorflow_adam_then_mask"
+VARIANTS = [(BASELINE, False, False), ("masked_adam", True, False), ("dense_grad_masked_adam", True, True)]
 
 
 def measure(model_name: str, batch: int, steps: int, repeats: int) -> dict:
@@ -42,11 +47,11 @@ def measure(model_name: str, batch: int, steps: int, repeats: int) -> dict:
     indices = tf.constant(np.random.default_rng(0).integers(0, train_speed.TRAIN_IMAGES, size=(K, steps, batch),
                                                             dtype=np.int32))
     steppers = {}
-    for variant, native_adam in (("tensorflow_adam_then_mask", False), ("masked_adam", True)):
+    for variant, native_adam, dense_gradients in VARIANTS:
         ds, trainees = train_speed.masked_trainees(model_name, K)
         x, y = tf.constant(ds.features(ds.train)), tf.constant(ds.train.y)
-        # the switch is read while the step is traced; the native convolutions stay on in both
-        with optimizers.native_masked_adam(native_adam):
+        # the switches are read while the step is traced; the native convolutions stay on in all
+        with optimizers.native_masked_adam(native_adam), optimizers.fused_dense_gradients(dense_gradients):
             step = training._StackedGraphs(trainees, x, y, batch, hp).chunk(tuple(range(K)))
             step(indices[:, :10])  # trace
         steppers[variant] = step
@@ -59,7 +64,7 @@ def measure(model_name: str, batch: int, steps: int, repeats: int) -> dict:
     medians = {variant: float(np.median(t)) for variant, t in times.items()}
     return {"model": model_name, "batch": batch, "k": K, "steps": steps, "ms_per_step": medians,
             "all_ms_per_step": times,
-            "speedup": medians["tensorflow_adam_then_mask"] / medians["masked_adam"]}
+            "speedup": {variant: medians[BASELINE] / ms for variant, ms in medians.items() if variant != BASELINE}}
 
 
 def main(argv=None):
@@ -84,8 +89,9 @@ def main(argv=None):
         cases.append(case)
         ms = case["ms_per_step"]
         print(f"{model_name} batch {batch}, K={K}, one thread: TensorFlow's Adam then the mask "
-              f"{ms['tensorflow_adam_then_mask']:.2f} ms per step, masked Adam {ms['masked_adam']:.2f} "
-              f"({case['speedup']:.2f}x)", flush=True)
+              f"{ms[BASELINE]:.2f} ms per step, masked Adam {ms['masked_adam']:.2f} "
+              f"({case['speedup']['masked_adam']:.2f}x), with the dense gradients inside it "
+              f"{ms['dense_grad_masked_adam']:.2f} ({case['speedup']['dense_grad_masked_adam']:.2f}x)", flush=True)
     host = {"cores": os.cpu_count(), "repeats": args.repeats,
             "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **code_version()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

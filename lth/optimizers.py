@@ -6,6 +6,7 @@ training kernels (one kernel per variable); both training engines step through i
 from __future__ import annotations
 
 import contextlib
+from typing import NamedTuple
 
 import lth  # noqa: F401
 import tensorflow as tf
@@ -52,22 +53,52 @@ def fused_update_applies(optimizer) -> bool:
     return False
 
 
-_native_masked_adam = True
+class DenseGradient(NamedTuple):
+    """K dense layers' kernel gradient left as its two factors: ``inputs [K, B, N]`` transposed times
+    ``output_grads [K, B, M]`` (the loss's gradient with respect to ``inputs @ kernel``). Where
+    :func:`fuses_dense_gradients`, :func:`apply_gradients` computes it inside the Adam step
+    (:func:`lth.native.dense_grad_masked_adam`); elsewhere it is multiplied out first."""
+
+    inputs: tf.Tensor
+    output_grads: tf.Tensor
+
+    def product(self):
+        return tf.matmul(self.inputs, self.output_grads, transpose_a=True)
+
+
+def fuses_dense_gradients(optimizer) -> bool:
+    """Does :func:`apply_gradients` take :class:`DenseGradient` factors into the step itself for ``optimizer``?"""
+    return (isinstance(optimizer, keras.optimizers.Adam) and fused_update_applies(optimizer)
+            and _native["masked_adam"] and _native["dense_gradients"] and native.available())
+
+
+_native = {"masked_adam": True, "dense_gradients": True}  # what apply_gradients may take from lth.native
 
 
 @contextlib.contextmanager
-def native_masked_adam(enabled: bool):
-    """Within the block, steps traced by :func:`apply_gradients` use :func:`lth.native.masked_adam`
-    only if ``enabled`` (and lth.native runs here); otherwise TensorFlow's Adam kernel and then the
-    multiply by the mask. For comparing the two (``bench/masked_adam.py``); the default is on."""
-    global _native_masked_adam
+def _native_switch(name: str, enabled: bool):
     if not isinstance(enabled, bool):
         raise TypeError(f"enabled must be True or False, got {enabled!r}")
-    previous, _native_masked_adam = _native_masked_adam, enabled
+    previous, _native[name] = _native[name], enabled
     try:
         yield
     finally:
-        _native_masked_adam = previous
+        _native[name] = previous
+
+
+def native_masked_adam(enabled: bool):
+    """Within the block, steps traced by :func:`apply_gradients` use lth.native's Adam ops
+    (:func:`lth.native.masked_adam`, :func:`lth.native.dense_grad_masked_adam`) only if ``enabled``
+    (and lth.native runs here); otherwise TensorFlow's Adam kernel and then the multiply by the
+    mask. For comparing them (``bench/masked_adam.py``); the default is on."""
+    return _native_switch("masked_adam", enabled)
+
+
+def fused_dense_gradients(enabled: bool):
+    """Within the block, steps traced by :func:`apply_gradients` compute :class:`DenseGradient` factors
+    inside the Adam step (:func:`lth.native.dense_grad_masked_adam`) only if ``enabled``; otherwise as
+    a matmul first. For ``bench/masked_adam.py``; the default is on."""
+    return _native_switch("dense_gradients", enabled)
 
 
 def apply_gradients(optimizer, grads, variables, masks=None) -> None:
@@ -84,7 +115,8 @@ def apply_gradients(optimizer, grads, variables, masks=None) -> None:
     variables after the step, so that the pruned weights of a network whose masks are
     fixed stay exactly zero. Where :mod:`lth.native` runs, an Adam step and its mask
     are one pass over memory (:func:`lth.native.masked_adam`, the same bits as the
-    step followed by the multiply).
+    step followed by the multiply), and a :class:`DenseGradient` is multiplied out
+    inside that pass (:func:`lth.native.dense_grad_masked_adam`).
     """
     masks = [None] * len(variables) if masks is None else list(masks)
     if len(masks) != len(variables):
@@ -93,8 +125,10 @@ def apply_gradients(optimizer, grads, variables, masks=None) -> None:
     # can run while its weights are still needed for the input gradient to the layer below it.
     # TensorFlow then copies the variable before changing it (copy-on-write). For LeNet-5's
     # first dense layer that copy made the update about 5x slower.
-    with tf.control_dependencies([g for g in grads if g is not None]):
-        grads = [None if g is None else tf.identity(g) for g in grads]
+    with tf.control_dependencies(tf.nest.flatten([g for g in grads if g is not None])):
+        grads = [None if g is None else tf.nest.map_structure(tf.identity, g) for g in grads]
+    if not fuses_dense_gradients(optimizer):
+        grads = [g.product() if isinstance(g, DenseGradient) else g for g in grads]
     if not fused_update_applies(optimizer):
         optimizer.apply_gradients(zip(grads, variables))
         _multiply(variables, masks)
@@ -108,11 +142,14 @@ def apply_gradients(optimizer, grads, variables, masks=None) -> None:
         beta_1_power, beta_2_power = tf.pow(optimizer.beta_1, step), tf.pow(optimizer.beta_2, step)
         scalars = dict(beta1_power=beta_1_power, beta2_power=beta_2_power, lr=lr, beta1=tf.constant(optimizer.beta_1),
                        beta2=tf.constant(optimizer.beta_2), epsilon=tf.constant(optimizer.epsilon))
-        native_ops = _native_masked_adam and any(mask is not None for mask in masks) and native.available()
+        native_ops = _native["masked_adam"] and any(mask is not None for mask in masks) and native.available()
         for grad, variable, mask in zip(grads, variables, masks):
             index = optimizer._index_dict[optimizer._var_key(variable)]
             m, v = optimizer._momentums[index], optimizer._velocities[index]
-            if mask is not None and native_ops:
+            if isinstance(grad, DenseGradient):  # fuses_dense_gradients: the native ops run
+                native.dense_grad_masked_adam(variable, m, v, inputs=grad.inputs, output_grads=grad.output_grads,
+                                              mask=mask, **scalars)
+            elif mask is not None and native_ops:
                 native.masked_adam(variable, m, v, grad=grad, mask=mask, **scalars)
             else:
                 tf.raw_ops.ResourceApplyAdam(var=variable.handle, m=m.handle, v=v.handle, grad=grad, **scalars)

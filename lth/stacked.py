@@ -21,6 +21,9 @@ the pruned weights before the forward pass. A convolution followed by a
 the same values, and a quarter of the element-wise work on the largest tensors.
 Where :mod:`lth.native` runs, a 5x5 convolution and such a max-pool run as one of
 its fused ops instead (LeNet-5's two convolutions): the same values up to round-off.
+The forward pass can hand out each dense layer's input and product (``dense_products``), so
+that the training step can leave a kernel's gradient as those two factors and its Adam step
+compute it in the same pass (:class:`lth.optimizers.DenseGradient`).
 
 Only what the book's small networks need is supported: ``Sequential`` models
 of Flatten, Dense, Conv2D and MaxPool2D layers with element-wise activations,
@@ -168,10 +171,15 @@ class StackedNetwork:
         self.trainable_variables = [v for layer in self.layers for v in layer.weights()]
         self.scheduled_layers = [layer for layer in self.layers if any(layer.scheduled)]
 
-    def __call__(self, x, shared: bool = False):
+    def __call__(self, x, shared: bool = False, dense_products: dict | None = None):
         """Logits ``[K, B, classes]`` of inputs ``[K, B, ...]``, or with ``shared`` of one batch ``[B, ...]``
         that all K networks see (evaluation): their first layer then runs as one ungrouped
-        convolution or one matmul with the K networks' outputs side by side."""
+        convolution or one matmul with the K networks' outputs side by side.
+
+        ``dense_products``, if a dict, receives per stacked dense kernel (keyed by its
+        ``ref()``) the layer's inputs ``[K, B, N]`` and its product with the kernel ``[K, B, M]``
+        (before bias and activation): the factors of the kernel's gradient
+        (:class:`lth.optimizers.DenseGradient`)."""
         k = self.k
         grouped = False  # True: activations are [B, H, W, K*C], the K networks' channels side by side
         pooled_early = None  # the MaxPool layer already applied by the convolution before it
@@ -208,7 +216,9 @@ class StackedNetwork:
                     x = tf.transpose(tf.reshape(tf.matmul(x, kernel), [-1, k, n_out]), [1, 0, 2])
                     shared = False
                 else:
-                    x = tf.matmul(x, layer.kernel)
+                    inputs, x = x, tf.matmul(x, layer.kernel)
+                    if dense_products is not None:
+                        dense_products[layer.kernel.ref()] = (inputs, x)
                 if layer.bias is not None:
                     x = x + layer.bias[:, None, :]
                 x = inner.activation(x)

@@ -212,6 +212,18 @@ def _stacked_metrics(logits, labels):
     return loss, tf.reduce_mean(hits, axis=1)
 
 
+def _stacked_gradients(tape, total, variables, dense_products=None) -> list:
+    """The gradients of ``total`` for the stacked ``variables``. A dense kernel found in ``dense_products``
+    (see :class:`lth.stacked.StackedNetwork`) gets its gradient as factors, an
+    :class:`lth.optimizers.DenseGradient` the optimiser step multiplies out itself: the tape then
+    differentiates with respect to the layer's product instead of its kernel."""
+    dense_products = dense_products or {}
+    sources = [dense_products[v.ref()][1] if v.ref() in dense_products else v for v in variables]
+    grads = tape.gradient(total, sources)
+    return [optimizers.DenseGradient(dense_products[v.ref()][0], g) if v.ref() in dense_products else g
+            for v, g in zip(variables, grads)]
+
+
 class _StackedGraphs:
     """The stacked engine: the active trainees as one :class:`lth.stacked.StackedNetwork`.
 
@@ -237,6 +249,7 @@ class _StackedGraphs:
                 new.assign(tf.gather(old, keep) if old.shape.rank else old)
         self.active, self.net, self.optimizer, self.evals = active, net, optimizer, {}
         x, y = self.x, self.y
+        fuse_dense = optimizers.fuses_dense_gradients(optimizer)
 
         @tf.function(input_signature=[tf.TensorSpec([len(active), None, self.batch_size], tf.int32)])
         def run(indices):
@@ -245,10 +258,12 @@ class _StackedGraphs:
             for i in tf.range(steps):
                 batch = indices[:, i]
                 net.update_masks()
+                products = {} if fuse_dense else None
                 with tf.GradientTape() as tape:
-                    losses, accuracies = _stacked_metrics(net(tf.gather(x, batch)), tf.gather(y, batch))
+                    logits = net(tf.gather(x, batch), dense_products=products)
+                    losses, accuracies = _stacked_metrics(logits, tf.gather(y, batch))
                     total = tf.reduce_sum(losses)
-                grads = tape.gradient(total, net.trainable_variables)
+                grads = _stacked_gradients(tape, total, net.trainable_variables, products)
                 optimizers.apply_gradients(optimizer, grads, net.trainable_variables, net.step_masks())
                 totals += tf.stack([losses, accuracies], axis=1)
             return totals / tf.cast(steps, tf.float32)

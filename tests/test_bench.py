@@ -131,11 +131,12 @@ def test_masked_adam_bench_times_both_optimiser_steps(tmp_path):
     with pytest.raises(SystemExit, match="at least 1, got 0"):
         masked_adam.main(["--repeats", "0"])
     case = masked_adam.measure("lenet300", 32, steps=5, repeats=2)
-    assert set(case["ms_per_step"]) == {"tensorflow_adam_then_mask", "masked_adam"}
+    assert set(case["ms_per_step"]) == {"tensorflow_adam_then_mask", "masked_adam", "dense_grad_masked_adam"}
+    assert set(case["speedup"]) == {"masked_adam", "dense_grad_masked_adam"}
     assert all(len(times) == 2 and min(times) > 0 for times in case["all_ms_per_step"].values())
     from lth import optimizers
 
-    assert optimizers._native_masked_adam is True  # switched back on after tracing
+    assert optimizers._native == {"masked_adam": True, "dense_gradients": True}  # switched back on after tracing
 
 
 def test_floor_uses_the_best_of_the_matmul_rates_measured_between_rounds(tmp_path, monkeypatch):

@@ -225,6 +225,66 @@ def test_masked_adam_refuses_mismatched_shapes():
         native.masked_adam(var, m, v, grad=tf.zeros((3, 4)), mask=tf.ones((4, 3)), **scalars)
 
 
+def _scalars(step):
+    return dict(beta1_power=tf.constant(0.9 ** step), beta2_power=tf.constant(0.999 ** step), lr=tf.constant(0.0123),
+                beta1=tf.constant(0.9), beta2=tf.constant(0.999), epsilon=tf.constant(1e-7))
+
+
+@needs_native
+@pytest.mark.parametrize("k, batch, n, m", [(2, 5, 13, 37), (1, 3, 8, 20), (3, 4, 5, 7), (2, 60, 24, 300)])
+@pytest.mark.parametrize("masked", [True, False])
+def test_dense_grad_masked_adam_is_the_matmul_then_the_adam_step_bit_for_bit(k, batch, n, m, masked):
+    """Inputs and output gradients of small integers: every order of summing x^T dy gives the same exact
+    gradient, so the fused op must match the matmul + masked Adam (or TensorFlow's Adam) bit for bit.
+    The shapes cover partial row tiles (n % 8) and column tails of one and two vectors."""
+    rng = np.random.default_rng(k * n + m)
+    start, mask, _ = _adam_inputs((k, n, m), seed=n)
+    mask = mask if masked else None
+    steps = [(tf.constant(rng.integers(-3, 4, (k, batch, n)).astype("float32")),
+              tf.constant(rng.integers(-3, 4, (k, batch, m)).astype("float32") / 64)) for _ in range(3)]
+    finals = []
+    for fused in (False, True):
+        var, mom, vel = (tf.Variable(a) for a in start)
+        for step, (inputs, output_grads) in enumerate(steps, 1):
+            if fused:
+                native.dense_grad_masked_adam(var, mom, vel, inputs=inputs, output_grads=output_grads, mask=mask,
+                                              **_scalars(step))
+            elif masked:
+                native.masked_adam(var, mom, vel, grad=tf.matmul(inputs, output_grads, transpose_a=True), mask=mask,
+                                   **_scalars(step))
+            else:
+                tf.raw_ops.ResourceApplyAdam(var=var.handle, m=mom.handle, v=vel.handle,
+                                             grad=tf.matmul(inputs, output_grads, transpose_a=True), **_scalars(step))
+        finals.append([a.numpy() for a in (var, mom, vel)])
+    for reference, fused in zip(*finals):
+        np.testing.assert_array_equal(reference, fused)
+
+
+@needs_native
+def test_dense_grad_masked_adam_on_real_values_is_the_matmul_up_to_round_off():
+    rng = np.random.default_rng(3)
+    start, mask, _ = _adam_inputs((2, 784, 300))
+    inputs = tf.constant(rng.random((2, 60, 784), dtype=np.float32))
+    output_grads = tf.constant(0.01 * rng.standard_normal((2, 60, 300)).astype("float32"))
+    ours, theirs = [tf.Variable(a) for a in start], [tf.Variable(a) for a in start]
+    native.dense_grad_masked_adam(*ours, inputs=inputs, output_grads=output_grads, mask=mask, **_scalars(1))
+    native.masked_adam(*theirs, grad=tf.matmul(inputs, output_grads, transpose_a=True), mask=mask, **_scalars(1))
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@needs_native
+def test_dense_grad_masked_adam_refuses_mismatched_shapes():
+    var, m, v = (tf.Variable(tf.zeros((2, 3, 4))) for _ in range(3))
+    scalars = {name: tf.constant(0.5) for name in ("beta1_power", "beta2_power", "lr", "beta1", "beta2", "epsilon")}
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"x must be \[K, B, N\].*\[2,5,3\]"):
+        native.dense_grad_masked_adam(var, m, v, inputs=tf.zeros((2, 5, 3)), output_grads=tf.zeros((2, 6, 4)),
+                                      **scalars)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"mask \(unless empty\).*\[3,4\]"):
+        native.dense_grad_masked_adam(var, m, v, inputs=tf.zeros((2, 5, 3)), output_grads=tf.zeros((2, 5, 4)),
+                                      mask=tf.ones((3, 4)), **scalars)
+
+
 @needs_native
 def test_stacked_training_steps_fixed_masks_with_masked_adam(mnist_small):
     """Fixed-mask networks' kernels take lth.native's masked Adam; biases (unmasked) TensorFlow's Adam."""
@@ -243,21 +303,22 @@ def test_stacked_training_steps_fixed_masks_with_masked_adam(mnist_small):
         library = step.graph.as_graph_def().library.function
         return [node.op for function in library for node in function.node_def]
 
-    ops = step_ops()
-    assert ops.count("LthMaskedAdam") == 3 and ops.count("ResourceApplyAdam") == 3
+    ops = step_ops()  # the dense kernels' gradients are computed inside their Adam steps
+    assert ops.count("LthDenseGradMaskedAdam") == 3 and ops.count("ResourceApplyAdam") == 3
+    assert ops.count("LthMaskedAdam") == 0
     # switched off (as bench/masked_adam.py compares): TensorFlow's Adam for all six, then the multiply
     with optimizers.native_masked_adam(False):
         ops = step_ops()
-    assert ops.count("LthMaskedAdam") == 0 and ops.count("ResourceApplyAdam") == 6
-    assert step_ops().count("LthMaskedAdam") == 3  # back on after the block
+    assert ops.count("LthDenseGradMaskedAdam") == 0 and ops.count("ResourceApplyAdam") == 6
+    assert step_ops().count("LthDenseGradMaskedAdam") == 3  # back on after the block
 
 
 def test_native_masked_adam_switch_is_restored_and_checked():
     from lth import optimizers
 
     with pytest.raises(RuntimeError), optimizers.native_masked_adam(False):
-        assert optimizers._native_masked_adam is False
+        assert optimizers._native["masked_adam"] is False
         raise RuntimeError("inside the block")
-    assert optimizers._native_masked_adam is True
+    assert optimizers._native["masked_adam"] is True
     with pytest.raises(TypeError, match="True or False, got 'no'"), optimizers.native_masked_adam("no"):
         pass

@@ -3,7 +3,9 @@
 :func:`conv_pool` is K networks' first convolution (one input channel, 5x5) fused with the
 2x2 max-pool after it (``conv_pool.cc``); :func:`grouped_conv_pool` a later 5x5 convolution of
 few channels and its max-pool (``grouped_conv_pool.cc``); :func:`masked_adam` an Adam step with the
-weight mask applied in the same pass (``masked_adam.cc``). All are AVX-512 code, compiled with
+weight mask applied in the same pass (``masked_adam.cc``); :func:`dense_grad_masked_adam` the same
+step of K dense layers' kernels with their weight gradients computed in that pass, never stored
+(``dense_grad_masked_adam.cc``; both share ``adam_support.h``). All are AVX-512 code, compiled with
 ``g++`` the first time they are needed, against the installed TensorFlow's headers, into a cache
 folder (``$LTH_NATIVE_CACHE``, default ``~/.cache/lth-native``) named by a hash of the sources, the
 TensorFlow version and the flags; a lock keeps two processes (a sweep's Dask workers) from
@@ -151,3 +153,15 @@ def masked_adam(variable, m, v, *, beta1_power, beta2_power, lr, beta1, beta2, e
     one pass: exactly ``tf.raw_ops.ResourceApplyAdam`` followed by the mask multiply."""
     return _ops().lth_masked_adam(variable.handle, m.handle, v.handle, beta1_power, beta2_power, lr, beta1, beta2,
                                   epsilon, grad, mask)
+
+
+def dense_grad_masked_adam(variable, m, v, *, beta1_power, beta2_power, lr, beta1, beta2, epsilon, inputs,
+                           output_grads, mask=None):
+    """One Adam step of K dense layers' stacked kernels ``variable [K, N, M]`` whose gradient is
+    ``inputs [K, B, N]`` transposed times ``output_grads [K, B, M]`` (the loss's gradient with respect to
+    ``inputs @ variable``), then ``variable *= mask`` (none if None): the values of
+    :func:`masked_adam` (or ``ResourceApplyAdam``) on that matmul's result up to its round-off, in one
+    pass that never stores the gradient."""
+    mask = tf.zeros([0]) if mask is None else mask
+    return _ops().lth_dense_grad_masked_adam(variable.handle, m.handle, v.handle, beta1_power, beta2_power, lr, beta1,
+                                             beta2, epsilon, inputs, output_grads, mask)

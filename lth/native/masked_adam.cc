@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <initializer_list>
 
+#include "adam_support.h"
 #include "op_support.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -66,18 +67,8 @@ class MaskedAdamOp : public OpKernel {
       OP_REQUIRES(context, t->shape() == var.shape(),
                   errors::InvalidArgument("var, m, v, grad and mask must have one shape; var is ",
                                           var.shape().DebugString(), ", one of the others ", t->shape().DebugString()));
-    float scalar[6];
-    for (int i = 0; i < 6; ++i) {
-      const Tensor& t = context->input(3 + i);
-      OP_REQUIRES(context, TensorShapeUtils::IsScalar(t.shape()),
-                  errors::InvalidArgument("input ", 3 + i, " must be a scalar, got ", t.shape().DebugString()));
-      scalar[i] = t.scalar<float>()();
-    }
-    const float beta1_power = scalar[0], beta2_power = scalar[1], lr = scalar[2];
-    const float beta1 = scalar[3], beta2 = scalar[4], epsilon = scalar[5];
-    const float alpha = lr * std::sqrt(1.0f - beta2_power) / (1.0f - beta1_power);
-    const __m512 keep1 = _mm512_set1_ps(1.0f - beta1), keep2 = _mm512_set1_ps(1.0f - beta2);
-    const __m512 alpha_v = _mm512_set1_ps(alpha), epsilon_v = _mm512_set1_ps(epsilon);
+    lth_native::AdamStep adam;
+    OP_REQUIRES_OK(context, lth_native::AdamStep::from_inputs(context, 3, &adam));
 
     float* var_p = var.flat<float>().data();
     float* m_p = m.flat<float>().data();
@@ -88,16 +79,7 @@ class MaskedAdamOp : public OpKernel {
     lth_native::parallel(context, vectors, 40, [&](int64_t start, int64_t end) {
       for (int64_t i = start * 16; i < std::min(n, end * 16); i += 16) {
         const __mmask16 lanes = lth_native::first_lanes(n - i);
-        const __m512 g = _mm512_maskz_loadu_ps(lanes, g_p + i);
-        __m512 mv = _mm512_maskz_loadu_ps(lanes, m_p + i);
-        __m512 vv = _mm512_maskz_loadu_ps(lanes, v_p + i);
-        mv = _mm512_add_ps(mv, _mm512_mul_ps(_mm512_sub_ps(g, mv), keep1));
-        vv = _mm512_add_ps(vv, _mm512_mul_ps(_mm512_sub_ps(_mm512_mul_ps(g, g), vv), keep2));
-        const __m512 step = _mm512_div_ps(_mm512_mul_ps(mv, alpha_v), _mm512_add_ps(_mm512_sqrt_ps(vv), epsilon_v));
-        const __m512 w = _mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, var_p + i), step);
-        _mm512_mask_storeu_ps(m_p + i, lanes, mv);
-        _mm512_mask_storeu_ps(v_p + i, lanes, vv);
-        _mm512_mask_storeu_ps(var_p + i, lanes, _mm512_mul_ps(w, _mm512_maskz_loadu_ps(lanes, mask_p + i)));
+        adam.apply(_mm512_maskz_loadu_ps(lanes, g_p + i), var_p + i, m_p + i, v_p + i, mask_p + i, lanes);
       }
     });
   }
