@@ -7,9 +7,21 @@
 #include <cmath>
 
 #include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/resource_var.h"
 #include "tensorflow/core/framework/tensor_shape.h"
+#include "tensorflow/core/kernels/training_op_helpers.h"
 
 namespace lth_native {
+
+// The op's inputs 0, 1 and 2: the weights and Adam's two moment slots (resource variables), for an
+// update under the locks the caller holds (MaybeLockVariableInputMutexesInOrder over {0, 1, 2}).
+inline tensorflow::Status adam_variables(tensorflow::OpKernelContext* context, tensorflow::Tensor* var,
+                                         tensorflow::Tensor* m, tensorflow::Tensor* v) {
+  using CPUDevice = Eigen::ThreadPoolDevice;
+  TF_RETURN_IF_ERROR(tensorflow::GetInputTensorFromVariable<CPUDevice, float>(context, 0, true, false, var));
+  TF_RETURN_IF_ERROR(tensorflow::GetInputTensorFromVariable<CPUDevice, float>(context, 1, true, false, m));
+  return tensorflow::GetInputTensorFromVariable<CPUDevice, float>(context, 2, true, false, v);
+}
 
 struct AdamStep {
   __m512 keep1, keep2, alpha, epsilon;

@@ -134,9 +134,7 @@ class DenseGradMaskedAdamOp : public OpKernel {
   void Compute(OpKernelContext* context) override {
     auto locks = MaybeLockVariableInputMutexesInOrder<CPUDevice, float>(context, true, false, {0, 1, 2});
     Tensor var, mom, vel;
-    OP_REQUIRES_OK(context, GetInputTensorFromVariable<CPUDevice, float>(context, 0, true, false, &var));
-    OP_REQUIRES_OK(context, GetInputTensorFromVariable<CPUDevice, float>(context, 1, true, false, &mom));
-    OP_REQUIRES_OK(context, GetInputTensorFromVariable<CPUDevice, float>(context, 2, true, false, &vel));
+    OP_REQUIRES_OK(context, lth_native::adam_variables(context, &var, &mom, &vel));
     const Tensor& x = context->input(9);
     const Tensor& dy = context->input(10);
     const Tensor& mask = context->input(11);

@@ -58,9 +58,7 @@ class MaskedAdamOp : public OpKernel {
   void Compute(OpKernelContext* context) override {
     auto locks = MaybeLockVariableInputMutexesInOrder<CPUDevice, float>(context, true, false, {0, 1, 2});
     Tensor var, m, v;
-    OP_REQUIRES_OK(context, GetInputTensorFromVariable<CPUDevice, float>(context, 0, true, false, &var));
-    OP_REQUIRES_OK(context, GetInputTensorFromVariable<CPUDevice, float>(context, 1, true, false, &m));
-    OP_REQUIRES_OK(context, GetInputTensorFromVariable<CPUDevice, float>(context, 2, true, false, &v));
+    OP_REQUIRES_OK(context, lth_native::adam_variables(context, &var, &m, &v));
     const Tensor& grad = context->input(9);
     const Tensor& mask = context->input(10);
     for (const Tensor* t : std::initializer_list<const Tensor*>{&m, &v, &grad, &mask})
