@@ -144,24 +144,39 @@ void forward_chunk(const float* buf, const float* w, const Geometry& g, int64_t 
   }
 }
 
-// One filter's gradient over one image: add to d kernel [5][5], kept as 25 vectors of per-column partial sums.
-inline void filter_grad_one(const float* buf, const float* dy /* [ho][32] */, const Geometry& g, float* sums) {
-  for (int i = 0; i < KS; ++i) {  // kernel row i: 5 accumulators, one per kernel column
-    __m512 acc[KS];
+// Kernel rows I0 .. I0 + NI - 1 of one filter's gradient over one image, added to ``sums``: 5 * NI
+// accumulators in registers, each summing the rows, then the halves, in order. NI = 2 or 3 keeps
+// 10-15 independent chains (both FMA units busy; one row at a time, 5 chains, waits on the FMA
+// latency) without spilling (all 25 do).
+template <int I0, int NI>
+inline void filter_grad_rows(const float* buf, const float* dy /* [ho][32] */, const Geometry& g, float* sums) {
+  __m512 acc[NI][KS];
+#pragma GCC unroll 3
+  for (int i = 0; i < NI; ++i)
 #pragma GCC unroll 5
-    for (int j = 0; j < KS; ++j) acc[j] = _mm512_load_ps(sums + (i * KS + j) * 16);
-    for (int r = 0; r < g.ho; ++r) {
-      const float* row = buf + (r + i) * COLS;
+    for (int j = 0; j < KS; ++j) acc[i][j] = _mm512_load_ps(sums + ((I0 + i) * KS + j) * 16);
+  for (int r = 0; r < g.ho; ++r) {
 #pragma GCC unroll 2
-      for (int half = 0; half < 2; ++half) {
-        const __m512 d = _mm512_load_ps(dy + r * MAX_OUT + half * 16);
+    for (int half = 0; half < 2; ++half) {
+      const __m512 d = _mm512_load_ps(dy + r * MAX_OUT + half * 16);
+#pragma GCC unroll 3
+      for (int i = 0; i < NI; ++i) {
+        const float* row = buf + (r + I0 + i) * COLS + half * 16;
 #pragma GCC unroll 5
-        for (int j = 0; j < KS; ++j) acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(row + half * 16 + j), d, acc[j]);
+        for (int j = 0; j < KS; ++j) acc[i][j] = _mm512_fmadd_ps(_mm512_loadu_ps(row + j), d, acc[i][j]);
       }
     }
-#pragma GCC unroll 5
-    for (int j = 0; j < KS; ++j) _mm512_store_ps(sums + (i * KS + j) * 16, acc[j]);
   }
+#pragma GCC unroll 3
+  for (int i = 0; i < NI; ++i)
+#pragma GCC unroll 5
+    for (int j = 0; j < KS; ++j) _mm512_store_ps(sums + ((I0 + i) * KS + j) * 16, acc[i][j]);
+}
+
+// One filter's gradient over one image: add to d kernel [5][5], kept as 25 vectors of per-column partial sums.
+inline void filter_grad_one(const float* buf, const float* dy, const Geometry& g, float* sums) {
+  filter_grad_rows<0, 3>(buf, dy, g, sums);
+  filter_grad_rows<3, 2>(buf, dy, g, sums);
 }
 
 // Lanes 0..15 of (lo, hi) interleaved: columns 0..15 and 16..31 of a row whose even columns are

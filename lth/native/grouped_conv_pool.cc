@@ -81,24 +81,27 @@ void weight_vectors(const float* kernel, const Geometry& g, float* out) {
         out[(net * KS * KS * g.c + t) * 16 + o] = o < g.o ? kernel[(net * KS * KS * g.c + t) * g.o + o] : 0.0f;
 }
 
-// Output rows 2p and 2p+1 (WO pixels each, all channels per vector), max-pooled and stored.
-template <int WO>
+// Output rows 2p and 2p+1 (WO pixels each, all channels per vector), max-pooled and stored. With WO
+// and C known at compile time every input value is a broadcast at a constant offset from one
+// pointer (a runtime C left the compiler 20 offsets to juggle in too few registers).
+template <int WO, int C>
 void forward_rows(const float* image, const float* w, const __m512 bias, bool relu, const Geometry& g, int64_t net,
                   int64_t index, int p, float* pooled, uint8_t* argmax) {
   __m512 top[WO], bottom[WO];
 #pragma GCC unroll 12
   for (int x = 0; x < WO; ++x) top[x] = bottom[x] = _mm512_setzero_ps();
-  const int64_t row = g.w * g.c;
+  const int64_t row = g.w * C;
   for (int i = 0; i < KS; ++i)
     for (int j = 0; j < KS; ++j)
-      for (int64_t c = 0; c < g.c; ++c) {
-        const __m512 weights = _mm512_load_ps(w + ((i * KS + j) * g.c + c) * 16);
-        const float* a = image + (2 * p + i) * row + j * g.c + c;
+#pragma GCC unroll 1
+      for (int c = 0; c < C; ++c) {
+        const __m512 weights = _mm512_load_ps(w + ((i * KS + j) * C + c) * 16);
+        const float* a = image + (2 * p + i) * row + j * C + c;
         const float* b = a + row;
 #pragma GCC unroll 12
         for (int x = 0; x < WO; ++x) {
-          top[x] = _mm512_fmadd_ps(_mm512_set1_ps(a[x * g.c]), weights, top[x]);
-          bottom[x] = _mm512_fmadd_ps(_mm512_set1_ps(b[x * g.c]), weights, bottom[x]);
+          top[x] = _mm512_fmadd_ps(_mm512_set1_ps(a[x * C]), weights, top[x]);
+          bottom[x] = _mm512_fmadd_ps(_mm512_set1_ps(b[x * C]), weights, bottom[x]);
         }
       }
   const __mmask16 lanes = first_lanes(g.o);
@@ -120,14 +123,26 @@ void forward_rows(const float* image, const float* w, const __m512 bias, bool re
 using ForwardRows = void (*)(const float*, const float*, __m512, bool, const Geometry&, int64_t, int64_t, int, float*,
                              uint8_t*);
 
-ForwardRows forward_rows_for(int64_t wo) {
+template <int C>
+ForwardRows forward_rows_for_width(int64_t wo) {
   switch (wo) {
-    case 2: return forward_rows<2>;
-    case 4: return forward_rows<4>;
-    case 6: return forward_rows<6>;
-    case 8: return forward_rows<8>;
-    case 10: return forward_rows<10>;
-    default: return forward_rows<12>;
+    case 2: return forward_rows<2, C>;
+    case 4: return forward_rows<4, C>;
+    case 6: return forward_rows<6, C>;
+    case 8: return forward_rows<8, C>;
+    case 10: return forward_rows<10, C>;
+    default: return forward_rows<12, C>;
+  }
+}
+
+ForwardRows forward_rows_for(int64_t wo, int64_t c) {
+  switch (c) {
+    case 1: return forward_rows_for_width<1>(wo);
+    case 2: return forward_rows_for_width<2>(wo);
+    case 3: return forward_rows_for_width<3>(wo);
+    case 4: return forward_rows_for_width<4>(wo);
+    case 5: return forward_rows_for_width<5>(wo);
+    default: return forward_rows_for_width<6>(wo);
   }
 }
 
@@ -276,7 +291,7 @@ class GroupedConvPoolOp : public OpKernel {
     const float* xs = x.flat<float>().data();
     float* out = pooled->flat<float>().data();
     uint8_t* which = argmax->flat<uint8_t>().data();
-    const ForwardRows rows = forward_rows_for(g.wo);
+    const ForwardRows rows = forward_rows_for(g.wo, g.c);
     const Geometry geo = g;
     lth_native::parallel(context, g.k * g.b, 60000 * g.o, [&, geo](int64_t start, int64_t end) {
       AlignedFloats image(geo.h * geo.w * geo.c + 16);
