@@ -235,8 +235,7 @@ def _scalars(step):
 @pytest.mark.parametrize("masked", [True, False])
 def test_dense_grad_masked_adam_is_the_matmul_then_the_adam_step_bit_for_bit(k, batch, n, m, masked):
     """Inputs and output gradients of small integers: every order of summing x^T dy gives the same exact
-    gradient, so the fused op must match the matmul + masked Adam (or TensorFlow's Adam) bit for bit
-    (assert_array_equal counts a pruned weight's -0 and +0 as equal: the fused op skips its step).
+    gradient, so the fused op must match the matmul + masked Adam (or TensorFlow's Adam) bit for bit.
     The shapes cover partial row tiles (n % 8) and column tails of one and two vectors."""
     rng = np.random.default_rng(k * n + m)
     start, mask, _ = _adam_inputs((k, n, m), seed=n)

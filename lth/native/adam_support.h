@@ -46,25 +46,17 @@ struct AdamStep {
     return tensorflow::OkStatus();
   }
 
-  // m <- m + (g - m)(1 - beta1); v <- v + (g^2 - v)(1 - beta2), stored and returned in *mv, *vv.
-  inline void moments(__m512 g, float* m, float* v, __mmask16 lanes, __m512* mv, __m512* vv) const {
-    const __m512 m0 = _mm512_maskz_loadu_ps(lanes, m), v0 = _mm512_maskz_loadu_ps(lanes, v);
-    *mv = _mm512_add_ps(m0, _mm512_mul_ps(_mm512_sub_ps(g, m0), keep1));
-    *vv = _mm512_add_ps(v0, _mm512_mul_ps(_mm512_sub_ps(_mm512_mul_ps(g, g), v0), keep2));
-    _mm512_mask_storeu_ps(m, lanes, *mv);
-    _mm512_mask_storeu_ps(v, lanes, *vv);
-  }
-
-  // What the step subtracts from the weights: m alpha / (sqrt(v) + epsilon).
-  inline __m512 step(__m512 mv, __m512 vv) const {
-    return _mm512_div_ps(_mm512_mul_ps(mv, alpha), _mm512_add_ps(_mm512_sqrt_ps(vv), epsilon));
-  }
-
-  // The moments, then var <- (var - step) * mask, or without the multiply if mask is null.
+  // m <- m + (g - m)(1 - beta1); v <- v + (g^2 - v)(1 - beta2); var <- (var - m alpha / (sqrt(v) + epsilon)) * mask,
+  // or without the multiply if mask is null.
   inline void apply(__m512 g, float* var, float* m, float* v, const float* mask, __mmask16 lanes) const {
-    __m512 mv, vv;
-    moments(g, m, v, lanes, &mv, &vv);
-    const __m512 w = _mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, var), step(mv, vv));
+    __m512 mv = _mm512_maskz_loadu_ps(lanes, m);
+    __m512 vv = _mm512_maskz_loadu_ps(lanes, v);
+    mv = _mm512_add_ps(mv, _mm512_mul_ps(_mm512_sub_ps(g, mv), keep1));
+    vv = _mm512_add_ps(vv, _mm512_mul_ps(_mm512_sub_ps(_mm512_mul_ps(g, g), vv), keep2));
+    const __m512 step = _mm512_div_ps(_mm512_mul_ps(mv, alpha), _mm512_add_ps(_mm512_sqrt_ps(vv), epsilon));
+    const __m512 w = _mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, var), step);
+    _mm512_mask_storeu_ps(m, lanes, mv);
+    _mm512_mask_storeu_ps(v, lanes, vv);
     _mm512_mask_storeu_ps(var, lanes, mask ? _mm512_mul_ps(w, _mm512_maskz_loadu_ps(lanes, mask)) : w);
   }
 };

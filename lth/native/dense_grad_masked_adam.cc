@@ -4,9 +4,8 @@
 //   beta1, beta2, epsilon (scalars), x [K, B, N] (the layers' inputs), dy [K, B, M] (the loss's
 //   gradient with respect to their outputs x @ var, before bias and activation), mask [K, N, M]
 //   or empty (none):
-//     grad[k] = x[k]^T dy[k], then LthMaskedAdam(var, m, v, ..., grad, mask) (the same bits, but
-//     for the sign of a pruned weight's zero: see apply_masked), or without a mask exactly
-//     ResourceApplyAdam(var, m, v, ..., grad).
+//     grad[k] = x[k]^T dy[k], then exactly LthMaskedAdam(var, m, v, ..., grad, mask), or without a
+//     mask exactly ResourceApplyAdam(var, m, v, ..., grad).
 //
 // The gradient is never written to memory: each 8 x 32 tile of it is summed over the batch in
 // registers (image by image, in order; oneDNN's matmul gave the same bits here) and the
@@ -59,44 +58,6 @@ REGISTER_OP("LthDenseGradMaskedAdam")
       return OkStatus();
     });
 
-// The masked Adam step of an R x V*16 tile (its first weight at ``first``, rows ``m`` apart): the
-// moments of every weight, but the square root and the divide (~20 cycles of the divider per
-// vector, most of the step's time) only for the weights the mask keeps, packed 16 to a vector. A
-// pruned weight's step is multiplied by 0 anyway: it becomes (var - 0) * 0, a zero of var's sign
-// where LthMaskedAdam gives one of (var - step)'s, equal values (and NaN only if var is, not if the
-// discarded step is).
-template <int R, int V>
-inline void apply_masked(const lth_native::AdamStep& adam, const float (&grad)[R][V][16], int64_t first, int64_t m,
-                         const __mmask16* lanes, float* var, float* mom, float* vel, const float* mask) {
-  alignas(64) float moment1[R * V * 16 + 16], moment2[R * V * 16 + 16];
-  __mmask16 kept[R][V];
-  int packed = 0;
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) {
-      const int64_t at = first + r * m + 16 * v;
-      __m512 mv, vv;
-      adam.moments(_mm512_load_ps(grad[r][v]), mom + at, vel + at, lanes[v], &mv, &vv);
-      kept[r][v] = _mm512_mask_cmp_ps_mask(lanes[v], _mm512_maskz_loadu_ps(lanes[v], mask + at), _mm512_setzero_ps(),
-                                           _CMP_NEQ_UQ);
-      _mm512_storeu_ps(moment1 + packed, _mm512_maskz_compress_ps(kept[r][v], mv));
-      _mm512_storeu_ps(moment2 + packed, _mm512_maskz_compress_ps(kept[r][v], vv));
-      packed += __builtin_popcount(kept[r][v]);
-    }
-  _mm512_storeu_ps(moment1 + packed, _mm512_setzero_ps());  // the last vector's unused lanes: no NaN or denormal
-  _mm512_storeu_ps(moment2 + packed, _mm512_setzero_ps());
-  for (int p = 0; p < packed; p += 16)
-    _mm512_store_ps(moment1 + p, adam.step(_mm512_load_ps(moment1 + p), _mm512_load_ps(moment2 + p)));
-  packed = 0;
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) {
-      const int64_t at = first + r * m + 16 * v;
-      const __m512 step = _mm512_maskz_expand_ps(kept[r][v], _mm512_loadu_ps(moment1 + packed));
-      packed += __builtin_popcount(kept[r][v]);
-      const __m512 w = _mm512_sub_ps(_mm512_maskz_loadu_ps(lanes[v], var + at), step);
-      _mm512_mask_storeu_ps(var + at, lanes[v], _mm512_mul_ps(w, _mm512_maskz_loadu_ps(lanes[v], mask + at)));
-    }
-}
-
 // Rows i0 .. i0+R-1 and the V*16 columns from j0 (lanes[v] of vector v) of the gradient x^T dy,
 // summed over the batch in order (one fused multiply-add per image) in registers, then their Adam
 // step. While summing, it fetches the next tile's weights, moments and mask into L2, so that their
@@ -141,14 +102,10 @@ inline void update_tile(const lth_native::AdamStep& adam, const float* x, const 
     _mm512_store_ps(grad[r][0], acc[r][0]);
     if (V == 2) _mm512_store_ps(grad[r][V - 1], acc[r][V - 1]);
   }
-  if (mask) {
-    apply_masked<R, V>(adam, grad, (i0 * m + j0), m, lanes, var, mom, vel, mask);
-    return;
-  }
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < V; ++v) {
       const int64_t at = (i0 + r) * m + j0 + 16 * v;
-      adam.apply(_mm512_load_ps(grad[r][v]), var + at, mom + at, vel + at, nullptr, lanes[v]);
+      adam.apply(_mm512_load_ps(grad[r][v]), var + at, mom + at, vel + at, mask ? mask + at : nullptr, lanes[v]);
     }
 }
 
