@@ -186,17 +186,18 @@ class StackedNetwork:
         for position, layer in enumerate(self.layers):
             inner = layer.inner
             if isinstance(inner, kl.Conv2D):
-                x, pooled_early, activated = self._convolve(position, x, grouped, shared)
-                grouped, shared = True, False
+                x, pooled_early, activated, grouped = self._convolve(position, x, grouped, shared)
+                shared = False
                 if not activated:
                     if layer.bias is not None:
                         x = tf.nn.bias_add(x, tf.reshape(layer.bias, [-1]))
                     x = inner.activation(x)
             elif isinstance(inner, kl.MaxPooling2D):
+                if inner is pooled_early:
+                    continue
                 if not grouped:
                     raise ValueError("MaxPool2D stacks only after a convolution")
-                if inner is not pooled_early:
-                    x = tf.nn.max_pool2d(x, inner.pool_size, inner.strides, inner.padding.upper())
+                x = tf.nn.max_pool2d(x, inner.pool_size, inner.strides, inner.padding.upper())
             elif isinstance(inner, kl.Flatten):
                 if shared:
                     x = tf.reshape(x, [tf.shape(x)[0], int(np.prod(x.shape[1:]))])
@@ -227,15 +228,19 @@ class StackedNetwork:
     def _convolve(self, position, x, grouped: bool, shared: bool):
         """Convolution ``position`` of ``x`` (stacked ``[K, B, ...]``, shared ``[B, ...]`` or grouped
         ``[B, H, W, K*C]``), and the max-pool after it where it may come first (:meth:`_pool_first`):
-        grouped outputs ``[B, H', W', K*O]``, the pool layer applied (None if none), and whether bias
-        and activation are applied too (else the outputs come before them). Runs as one of
-        :mod:`lth.native`'s fused ops where one applies."""
+        grouped outputs ``[B, H', W', K*O]``, the pool layer applied (None if none), whether bias
+        and activation are applied too (else the outputs come before them), and whether the outputs
+        are grouped (else stacked ``[K, B, H', W', O]``: the native op's layout for a Flatten after its
+        pool, which so needs no transpose). Runs as one of :mod:`lth.native`'s fused ops where one applies."""
         layer, pool = self.layers[position], self._pool_first(position)
         if not grouped and not shared and self._native_first_conv(position, x):
             fused = native.conv_pool(x, layer.kernel, layer.inner.padding.upper(), **self._bias_relu(layer))
-            return fused, pool, True
+            return fused, pool, True, True
         if grouped and self._native_grouped_conv(position, x):
-            return native.grouped_conv_pool(x, layer.kernel, **self._bias_relu(layer)), pool, True
+            following = self.layers[position + 2].inner if position + 2 < len(self.layers) else None
+            stacked_output = isinstance(following, kl.Flatten)
+            pooled = native.grouped_conv_pool(x, layer.kernel, stacked_output=stacked_output, **self._bias_relu(layer))
+            return pooled, pool, True, not stacked_output
         k = self.k
         if not grouped and not shared:
             x = tf.transpose(x, [1, 2, 3, 0, 4])
@@ -246,7 +251,7 @@ class StackedNetwork:
         x = tf.nn.conv2d(x, kernel, strides=layer.inner.strides, padding=layer.inner.padding.upper())
         if pool is not None:  # max-pool first: bias and activation then touch a quarter of the values
             x = tf.nn.max_pool2d(x, pool.pool_size, pool.strides, pool.padding.upper())
-        return x, pool, False
+        return x, pool, False, True
 
     @staticmethod
     def _bias_relu(layer) -> dict:

@@ -161,6 +161,32 @@ def test_grouped_values_and_all_gradients_match_tensorflow(k, b, side, c, o, bia
 
 
 @needs_native
+def test_grouped_stacked_output_is_the_grouped_output_network_by_network():
+    """stacked_output=True: [K, B, H', W', O], the same bits as the grouped layout transposed, and so the same
+    gradients for an upstream gradient laid out the same way."""
+    rng = np.random.default_rng(3)
+    k, b, c, o = 3, 4, 6, 16
+    x = tf.Variable(np.maximum(rng.standard_normal((b, 14, 14, k * c)), 0).astype("float32"))
+    kernel = tf.Variable(rng.standard_normal((k, 5, 5, c, o)).astype("float32"))
+    bias = tf.Variable(rng.standard_normal(k * o).astype("float32"))
+    upstream = rng.standard_normal((k, b, 5, 5, o)).astype("float32")
+    results = {}
+    for stacked_output in (False, True):
+        with tf.GradientTape() as tape:
+            pooled = native.grouped_conv_pool(x, kernel, bias=bias, relu=True, stacked_output=stacked_output)
+            if not stacked_output:
+                pooled = tf.transpose(tf.reshape(pooled, [b, 5, 5, k, o]), [3, 0, 1, 2, 4])
+            loss = tf.reduce_sum(pooled * upstream)
+        results[stacked_output] = [pooled.numpy()] + [g.numpy() for g in tape.gradient(loss, [x, kernel, bias])]
+    assert results[True][0].shape == (k, b, 5, 5, o)
+    assert 0.05 < (results[True][0] == 0).mean() < 0.95
+    for ours, theirs in zip(results[True], results[False]):
+        assert np.array_equal(ours, theirs)
+    with pytest.raises(TypeError, match="stacked_output must be True or False, got 1"):
+        native.grouped_conv_pool(x, kernel, stacked_output=1)
+
+
+@needs_native
 def test_grouped_shapes_out_of_its_limits_are_refused():
     kernel = tf.zeros((2, 5, 5, 7, 16))
     with pytest.raises(tf.errors.InvalidArgumentError, match="C must be 1 to 6 and O 1 to 16, got C=7"):

@@ -129,19 +129,24 @@ def conv_pool(x, kernel, padding: str, bias=None, relu: bool = False):
     return run(kernel, bias)
 
 
-def grouped_conv_pool(x, kernel, bias=None, relu: bool = False):
+def grouped_conv_pool(x, kernel, bias=None, relu: bool = False, stacked_output: bool = False):
     """Max-pooled (2x2) VALID convolution of K networks' activations ``x [B, H, W, K*C]`` (network k's
     channels side by side) with kernels ``[K, 5, 5, C, O]``: ``[B, (H-4)/2, (W-4)/2, K*O]``, plus
-    ``bias`` (``[K*O]``; none if None), then ReLU if ``relu``. Differentiable in all three."""
+    ``bias`` (``[K*O]``; none if None), then ReLU if ``relu``. Differentiable in all three.
+
+    With ``stacked_output`` the result is ``[K, B, (H-4)/2, (W-4)/2, O]`` instead (the same values,
+    network by network, as a Flatten before stacked dense layers wants them)."""
     kernel, bias = _kernel_and_bias(kernel, bias, relu)
+    if not isinstance(stacked_output, bool):
+        raise TypeError(f"stacked_output must be True or False, got {stacked_output!r}")
     ops = _ops()
 
     @tf.custom_gradient
     def run(x, kernel, bias):
-        pooled, argmax = ops.lth_grouped_conv_pool(x, kernel, bias, relu=relu)
+        pooled, argmax = ops.lth_grouped_conv_pool(x, kernel, bias, relu=relu, stacked_output=stacked_output)
 
         def grad(upstream):
-            return ops.lth_grouped_conv_pool_grad(x, kernel, argmax, upstream)
+            return ops.lth_grouped_conv_pool_grad(x, kernel, argmax, upstream, stacked_output=stacked_output)
 
         return pooled, grad
 

@@ -6,6 +6,8 @@
 //                         [K, B, H'/2, W'/2, O] (uint8): which of each block's four values won
 //                         (row-major, the first of equal maxima), or DEAD where ReLU zeroed the output.
 // LthGroupedConvPoolGrad: x, kernel, argmax, d pooled -> d x, d kernel, d bias.
+// With ``stacked_output`` (both ops) pooled is [K, B, H'/2, W'/2, O] instead: network by network, as
+// the dense layers after a Flatten take it, without a transpose each way.
 //
 // Limits: C <= 6 (six columns of C channels fit three vectors), O <= 16 (one vector), W' <= 12,
 // H' and W' even. The forward pass keeps a row pair of outputs (all O channels of each pixel in
@@ -39,7 +41,19 @@ constexpr int PATCH = 48;   // floats of a row of a 2x2 block's receptive field 
 
 struct Geometry {
   int64_t k, b, h, w, c, o, ho, wo, hp, wp;
+  int64_t image_stride, net_stride, pixel_stride;  // pooled's layout: where (image, net, pixel) starts
 };
+
+// pooled [B, hp, wp, K*O] (grouped), or [K, B, hp, wp, O] (stacked).
+void set_pooled_layout(bool stacked, Geometry* g) {
+  g->pixel_stride = stacked ? g->o : g->k * g->o;
+  g->image_stride = g->hp * g->wp * g->pixel_stride;
+  g->net_stride = stacked ? g->b * g->image_stride : g->o;
+}
+
+TensorShape pooled_shape(const Geometry& g, bool stacked) {
+  return stacked ? TensorShape({g.k, g.b, g.hp, g.wp, g.o}) : TensorShape({g.b, g.hp, g.wp, g.k * g.o});
+}
 
 Status geometry(const TensorShape& x, const TensorShape& kernel, Geometry* g) {
   if (kernel.dims() != 5 || kernel.dim_size(1) != KS || kernel.dim_size(2) != KS)
@@ -83,7 +97,10 @@ void weight_vectors(const float* kernel, const Geometry& g, float* out) {
 
 // Output rows 2p and 2p+1 (WO pixels each, all channels per vector), max-pooled and stored. With WO
 // and C known at compile time every input value is a broadcast at a constant offset from one
-// pointer (a runtime C left the compiler 20 offsets to juggle in too few registers).
+// pointer (a runtime C left the compiler 20 offsets to juggle in too few registers). Input row
+// 2p + r feeds output row 2p through kernel row r and row 2p + 1 through kernel row r - 1, so the
+// middle rows' values are broadcast once for both (each broadcast is a load, and the loads, not
+// the FMAs, bounded this loop); each output still sums kernel rows, columns, channels in order.
 template <int WO, int C>
 void forward_rows(const float* image, const float* w, const __m512 bias, bool relu, const Geometry& g, int64_t net,
                   int64_t index, int p, float* pooled, uint8_t* argmax) {
@@ -91,20 +108,34 @@ void forward_rows(const float* image, const float* w, const __m512 bias, bool re
 #pragma GCC unroll 12
   for (int x = 0; x < WO; ++x) top[x] = bottom[x] = _mm512_setzero_ps();
   const int64_t row = g.w * C;
-  for (int i = 0; i < KS; ++i)
+  // Input row 2p + r, kernel row i, into the outputs of one row (the first and last input rows).
+  auto one_row = [&](int r, int i, __m512 (&out)[WO]) {
+    for (int j = 0; j < KS; ++j)
+#pragma GCC unroll 1
+      for (int c = 0; c < C; ++c) {
+        const __m512 weights = _mm512_load_ps(w + ((i * KS + j) * C + c) * 16);
+        const float* a = image + (2 * p + r) * row + j * C + c;
+#pragma GCC unroll 12
+        for (int x = 0; x < WO; ++x) out[x] = _mm512_fmadd_ps(_mm512_set1_ps(a[x * C]), weights, out[x]);
+      }
+  };
+  one_row(0, 0, top);
+  for (int r = 1; r < KS; ++r)
     for (int j = 0; j < KS; ++j)
       // kept a loop: unrolled over C this op ran ~35 % slower here
 #pragma GCC unroll 1
       for (int c = 0; c < C; ++c) {
-        const __m512 weights = _mm512_load_ps(w + ((i * KS + j) * C + c) * 16);
-        const float* a = image + (2 * p + i) * row + j * C + c;
-        const float* b = a + row;
+        const __m512 upper = _mm512_load_ps(w + ((r * KS + j) * C + c) * 16);
+        const __m512 lower = _mm512_load_ps(w + (((r - 1) * KS + j) * C + c) * 16);
+        const float* a = image + (2 * p + r) * row + j * C + c;
 #pragma GCC unroll 12
         for (int x = 0; x < WO; ++x) {
-          top[x] = _mm512_fmadd_ps(_mm512_set1_ps(a[x * C]), weights, top[x]);
-          bottom[x] = _mm512_fmadd_ps(_mm512_set1_ps(b[x * C]), weights, bottom[x]);
+          const __m512 value = _mm512_set1_ps(a[x * C]);
+          top[x] = _mm512_fmadd_ps(value, upper, top[x]);
+          bottom[x] = _mm512_fmadd_ps(value, lower, bottom[x]);
         }
       }
+  one_row(KS, KS - 1, bottom);
   const __mmask16 lanes = first_lanes(g.o);
 #pragma GCC unroll 6
   for (int q = 0; q < WO / 2; ++q) {
@@ -116,7 +147,8 @@ void forward_rows(const float* image, const float* w, const __m512 bias, bool re
       best = _mm512_maskz_mov_ps(alive, best);
       which = _mm512_mask_mov_epi32(_mm512_set1_epi32(DEAD), alive, which);
     }
-    _mm512_mask_storeu_ps(pooled + ((index * g.hp + p) * g.wp + q) * g.k * g.o + net * g.o, lanes, best);
+    _mm512_mask_storeu_ps(pooled + index * g.image_stride + net * g.net_stride + (p * g.wp + q) * g.pixel_stride,
+                          lanes, best);
     _mm512_mask_cvtepi32_storeu_epi8(argmax + (((net * g.b + index) * g.hp + p) * g.wp + q) * g.o, lanes, which);
   }
 }
@@ -148,50 +180,75 @@ ForwardRows forward_rows_for(int64_t wo, int64_t c) {
 }
 
 // The gradients of one image of one network, from its pooled gradient. Of each 2x2 block's four
-// outputs only the winner (per channel o) has a gradient, g[o]; the op visits each block once per
-// winner position a = (row dr, column dc), and for each channel o that won there:
-//  * kernel gradient: kernel row i of channel o gains g[o] times the input row segment under it
-//    (5*C contiguous floats of the image, two vectors), summed in ``kernel_sums`` [O][5][32];
-//  * input gradient: the block's 6x6xC receptive field (``patch``: 6 rows of 6*C floats, three
-//    vectors each, in registers) gains g[o] times channel o's kernel rows, placed at column
-//    offset dc (``slices`` [O][2][5][PATCH]) and row offset dr; the patch is added to the
-//    image's gradient once per block.
-// Grouping by winner position keeps the loops free of data-dependent branches but the loop over
-// each position's channels. Work per block: 10 + 15 FMAs per channel, a quarter of the dense
-// computation's (where three of four outputs have zero gradient).
+// outputs only the winner (per channel o) has a gradient, g[o].
+//  * Kernel gradient (``kernel_grad``): kernel row i of channel o gains g[o] times the input row
+//    segment under it at the winner's place (5*C contiguous floats of the image, two vectors). One
+//    channel at a time, over all blocks in order, with its 5 x 2 sums in registers (kept in memory
+//    across blocks, their loads and stores, not the FMAs, bounded this loop).
+//  * Input gradient (``input_grad``): the block's 6x6xC receptive field (``patch``: 6 rows of 6*C
+//    floats, three vectors each, in registers) gains g[o] times channel o's kernel rows, placed at
+//    column offset dc (``slices`` [O][2][5][PATCH]) and row offset dr; the op visits each block once
+//    per winner position a = (row dr, column dc) and each channel o that won there, and adds the
+//    patch to the image's gradient once per block. Grouping by winner position keeps the loops free
+//    of data-dependent branches but the loop over each position's channels.
+// Work per block: 10 + 15 FMAs per channel, a quarter of the dense computation's (where three of
+// four outputs have zero gradient).
+// C_ and W_ (0: g.c and g.w at run time) fixed at compile time make every load's offset a constant.
+// Both of a kernel row's vectors are loaded whole: lanes past 5*C pick up the next pixels' values
+// (inside the image buffer and its padding), and the sums' lanes past 5*C are never read.
+template <int C_, int W_>
+void kernel_grad(const float* image, const float* grad, const uint8_t* argmax, const Geometry& g, int64_t net,
+                 int64_t index, float* kernel_sums) {
+  const int64_t c = C_ ? C_ : g.c, w = W_ ? W_ : g.w;
+  const float* values = grad + index * g.image_stride + net * g.net_stride;
+  const uint8_t* which = argmax + (net * g.b + index) * g.hp * g.wp * g.o;
+  for (int64_t o = 0; o < g.o; ++o) {
+    float* sums = kernel_sums + o * KS * 32;
+    __m512 acc[KS][2];
+#pragma GCC unroll 5
+    for (int i = 0; i < KS; ++i)
+      for (int v = 0; v < 2; ++v) acc[i][v] = _mm512_load_ps(sums + i * 32 + v * 16);
+    for (int64_t p = 0; p < g.hp; ++p)
+      for (int64_t q = 0; q < g.wp; ++q) {
+        const int64_t block = p * g.wp + q;
+        const int a = which[block * g.o + o];
+        const bool dead = a == DEAD;  // adds 0 times the block's first value: no change, and no branch
+        const int dr = dead ? 0 : a >> 1, dc = dead ? 0 : a & 1;
+        const __m512 s = _mm512_set1_ps(dead ? 0.0f : values[block * g.pixel_stride + o]);
+        const float* segment = image + ((2 * p + dr) * w + 2 * q + dc) * c;
+#pragma GCC unroll 5
+        for (int i = 0; i < KS; ++i)
+#pragma GCC unroll 2
+          for (int v = 0; v < 2; ++v)
+            acc[i][v] = _mm512_fmadd_ps(s, _mm512_loadu_ps(segment + i * w * c + v * 16), acc[i][v]);
+      }
+#pragma GCC unroll 5
+    for (int i = 0; i < KS; ++i)
+      for (int v = 0; v < 2; ++v) _mm512_store_ps(sums + i * 32 + v * 16, acc[i][v]);
+  }
+}
+
 template <int A>
-inline void add_winners(const float* image, const float* values, __mmask16 won, const float* slices, const Geometry& g,
-                        int64_t p, int64_t q, const __mmask16* row_lanes, const bool* needed, float* kernel_sums,
+inline void add_winners(const float* values, __mmask16 won, const float* slices, const bool* needed,
                         __m512 (&patch)[6][3]) {
   constexpr int dr = A >> 1, dc = A & 1;
-  const float* segment = image + ((2 * p + dr) * g.w + 2 * q + dc) * g.c;
   unsigned bits = won;
   while (bits) {
     const int o = __builtin_ctz(bits);
     bits &= bits - 1;
     const __m512 s = _mm512_set1_ps(values[o]);
-    float* sums = kernel_sums + o * KS * 32;
     const float* slice = slices + (o * 2 + dc) * KS * PATCH;
 #pragma GCC unroll 5
-    for (int i = 0; i < KS; ++i) {
-      const float* x = segment + i * g.w * g.c;
-#pragma GCC unroll 2
-      for (int v = 0; v < 2; ++v)
-        _mm512_store_ps(sums + i * 32 + v * 16,
-                        _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(row_lanes[v], x + v * 16),
-                                        _mm512_load_ps(sums + i * 32 + v * 16)));
+    for (int i = 0; i < KS; ++i)
 #pragma GCC unroll 3
       for (int v = 0; v < 3; ++v)
         if (needed[v]) patch[i + dr][v] = _mm512_fmadd_ps(s, _mm512_load_ps(slice + i * PATCH + v * 16), patch[i + dr][v]);
-    }
   }
 }
 
-inline void backward_image(const float* image, const float* grad, const uint8_t* argmax, const float* slices,
-                           const Geometry& g, int64_t net, int64_t index, float* kernel_sums, float* bias_sum,
-                           float* dx) {
+inline void input_grad(const float* grad, const uint8_t* argmax, const float* slices, const Geometry& g, int64_t net,
+                       int64_t index, float* bias_sum, float* dx) {
   const int64_t row = KS * g.c, span = 6 * g.c;
-  const __mmask16 row_lanes[2] = {first_lanes(row), first_lanes(row > 16 ? row - 16 : 0)};
   const __mmask16 patch_lanes[3] = {first_lanes(span), first_lanes(span > 16 ? span - 16 : 0),
                                     first_lanes(span > 32 ? span - 32 : 0)};
   // Which of a patch row's three vectors a kernel row at column offset dc touches.
@@ -199,7 +256,7 @@ inline void backward_image(const float* image, const float* grad, const uint8_t*
   const __mmask16 channels = first_lanes(g.o);
   for (int64_t p = 0; p < g.hp; ++p)
     for (int64_t q = 0; q < g.wp; ++q) {
-      const float* values = grad + ((index * g.hp + p) * g.wp + q) * g.k * g.o + net * g.o;
+      const float* values = grad + index * g.image_stride + net * g.net_stride + (p * g.wp + q) * g.pixel_stride;
       const __m512i winners = _mm512_cvtepu8_epi32(
           _mm_maskz_loadu_epi8(channels, argmax + (((net * g.b + index) * g.hp + p) * g.wp + q) * g.o));
       __m512 patch[6][3];
@@ -210,10 +267,10 @@ inline void backward_image(const float* image, const float* grad, const uint8_t*
       const __mmask16 alive = _mm512_mask_cmpneq_epi32_mask(channels, winners, _mm512_set1_epi32(DEAD));
       _mm512_store_ps(bias_sum, _mm512_mask_add_ps(_mm512_load_ps(bias_sum), alive, _mm512_load_ps(bias_sum),
                                                    _mm512_maskz_loadu_ps(channels, values)));
-      add_winners<0>(image, values, won(0), slices, g, p, q, row_lanes, needed[0], kernel_sums, patch);
-      add_winners<1>(image, values, won(1), slices, g, p, q, row_lanes, needed[1], kernel_sums, patch);
-      add_winners<2>(image, values, won(2), slices, g, p, q, row_lanes, needed[0], kernel_sums, patch);
-      add_winners<3>(image, values, won(3), slices, g, p, q, row_lanes, needed[1], kernel_sums, patch);
+      add_winners<0>(values, won(0), slices, needed[0], patch);
+      add_winners<1>(values, won(1), slices, needed[1], patch);
+      add_winners<2>(values, won(2), slices, needed[0], patch);
+      add_winners<3>(values, won(3), slices, needed[1], patch);
 #pragma GCC unroll 6
       for (int r = 0; r < 6; ++r) {
         float* d = dx + ((2 * p + r) * g.w + 2 * q) * g.c;
@@ -233,19 +290,26 @@ REGISTER_OP("LthGroupedConvPool")
     .Input("kernel: float")
     .Input("bias: float")
     .Attr("relu: bool = false")
+    .Attr("stacked_output: bool = false")
     .Output("pooled: float")
     .Output("argmax: uint8")
     .SetShapeFn([](InferenceContext* c) {
       ShapeHandle x, kernel;
+      bool stacked;
+      TF_RETURN_IF_ERROR(c->GetAttr("stacked_output", &stacked));
       TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 4, &x));
       TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 5, &kernel));
       auto pooled_side = [&](DimensionHandle d) -> DimensionHandle {
         return c->ValueKnown(d) ? c->MakeDim((c->Value(d) - (KS - 1)) / 2) : c->UnknownDim();
       };
       const DimensionHandle hp = pooled_side(c->Dim(x, 1)), wp = pooled_side(c->Dim(x, 2));
-      DimensionHandle channels;
-      TF_RETURN_IF_ERROR(c->Multiply(c->Dim(kernel, 0), c->Dim(kernel, 4), &channels));
-      c->set_output(0, c->MakeShape({c->Dim(x, 0), hp, wp, channels}));
+      if (stacked) {
+        c->set_output(0, c->MakeShape({c->Dim(kernel, 0), c->Dim(x, 0), hp, wp, c->Dim(kernel, 4)}));
+      } else {
+        DimensionHandle channels;
+        TF_RETURN_IF_ERROR(c->Multiply(c->Dim(kernel, 0), c->Dim(kernel, 4), &channels));
+        c->set_output(0, c->MakeShape({c->Dim(x, 0), hp, wp, channels}));
+      }
       c->set_output(1, c->MakeShape({c->Dim(kernel, 0), c->Dim(x, 0), hp, wp, c->Dim(kernel, 4)}));
       return OkStatus();
     });
@@ -255,6 +319,7 @@ REGISTER_OP("LthGroupedConvPoolGrad")
     .Input("kernel: float")
     .Input("argmax: uint8")
     .Input("grad: float")
+    .Attr("stacked_output: bool = false")
     .Output("x_grad: float")
     .Output("kernel_grad: float")
     .Output("bias_grad: float")
@@ -272,6 +337,7 @@ class GroupedConvPoolOp : public OpKernel {
  public:
   explicit GroupedConvPoolOp(OpKernelConstruction* context) : OpKernel(context) {
     OP_REQUIRES_OK(context, context->GetAttr("relu", &relu_));
+    OP_REQUIRES_OK(context, context->GetAttr("stacked_output", &stacked_));
   }
 
   void Compute(OpKernelContext* context) override {
@@ -280,12 +346,13 @@ class GroupedConvPoolOp : public OpKernel {
     const Tensor& bias = context->input(2);
     Geometry g;
     OP_REQUIRES_OK(context, geometry(x.shape(), kernel.shape(), &g));
+    set_pooled_layout(stacked_, &g);
     OP_REQUIRES(context, bias.dims() == 1 && bias.dim_size(0) == g.k * g.o,
                 errors::InvalidArgument("bias must be [K*O] = [", g.k * g.o, "], got ", bias.shape().DebugString()));
     const float* bs = bias.flat<float>().data();
     const bool relu = relu_;
     Tensor *pooled = nullptr, *argmax = nullptr;
-    OP_REQUIRES_OK(context, context->allocate_output(0, TensorShape({g.b, g.hp, g.wp, g.k * g.o}), &pooled));
+    OP_REQUIRES_OK(context, context->allocate_output(0, pooled_shape(g, stacked_), &pooled));
     OP_REQUIRES_OK(context, context->allocate_output(1, TensorShape({g.k, g.b, g.hp, g.wp, g.o}), &argmax));
     AlignedFloats weights(g.k * KS * KS * g.c * 16);
     weight_vectors(kernel.flat<float>().data(), g, weights.get());
@@ -307,12 +374,14 @@ class GroupedConvPoolOp : public OpKernel {
   }
 
  private:
-  bool relu_;
+  bool relu_, stacked_;
 };
 
 class GroupedConvPoolGradOp : public OpKernel {
  public:
-  explicit GroupedConvPoolGradOp(OpKernelConstruction* context) : OpKernel(context) {}
+  explicit GroupedConvPoolGradOp(OpKernelConstruction* context) : OpKernel(context) {
+    OP_REQUIRES_OK(context, context->GetAttr("stacked_output", &stacked_));
+  }
 
   void Compute(OpKernelContext* context) override {
     const Tensor& x = context->input(0);
@@ -321,9 +390,10 @@ class GroupedConvPoolGradOp : public OpKernel {
     const Tensor& grad = context->input(3);
     Geometry g;
     OP_REQUIRES_OK(context, geometry(x.shape(), kernel.shape(), &g));
-    const TensorShape pooled_shape({g.b, g.hp, g.wp, g.k * g.o}), argmax_shape({g.k, g.b, g.hp, g.wp, g.o});
-    OP_REQUIRES(context, grad.shape() == pooled_shape && argmax.shape() == argmax_shape,
-                errors::InvalidArgument("grad must be ", pooled_shape.DebugString(), " and argmax ",
+    set_pooled_layout(stacked_, &g);
+    const TensorShape grad_shape = pooled_shape(g, stacked_), argmax_shape({g.k, g.b, g.hp, g.wp, g.o});
+    OP_REQUIRES(context, grad.shape() == grad_shape && argmax.shape() == argmax_shape,
+                errors::InvalidArgument("grad must be ", grad_shape.DebugString(), " and argmax ",
                                         argmax_shape.DebugString()));
     Tensor *x_grad = nullptr, *kernel_grad_out = nullptr, *bias_grad_out = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, x.shape(), &x_grad));
@@ -345,6 +415,7 @@ class GroupedConvPoolGradOp : public OpKernel {
     const float* dp = grad.flat<float>().data();
     const uint8_t* which = argmax.flat<uint8_t>().data();
     float* dx = x_grad->flat<float>().data();
+    const auto kernel_grad_fn = g.c == 6 && g.w == 14 ? kernel_grad<6, 14> : kernel_grad<0, 0>;  // LeNet-5's
     const int chunks = lth_native::chunks_for(context, g.b);
     const int64_t per_chunk = (g.b + chunks - 1) / chunks;
     const int64_t per_net = g.o * KS * 32;  // kernel gradient sums of one network: [O][5][32]
@@ -361,9 +432,9 @@ class GroupedConvPoolGradOp : public OpKernel {
           for (int64_t index = first; index < last; ++index) {
             gather_image(xs, geo, net, index, image.get());
             std::memset(image_grad.get(), 0, sizeof(float) * geo.h * geo.w * geo.c);
-            backward_image(image.get(), dp, which, slices.get() + net * per_net_slices, geo, net, index,
-                           partial.get() + (chunk * geo.k + net) * per_net,
-                           bias_partial.get() + (chunk * geo.k + net) * 16, image_grad.get());
+            kernel_grad_fn(image.get(), dp, which, geo, net, index, partial.get() + (chunk * geo.k + net) * per_net);
+            input_grad(dp, which, slices.get() + net * per_net_slices, geo, net, index,
+                       bias_partial.get() + (chunk * geo.k + net) * 16, image_grad.get());
             float* dst = dx + index * geo.h * geo.w * channels + net * geo.c;
             for (int64_t pixel = 0; pixel < geo.h * geo.w; ++pixel)
               _mm512_mask_storeu_ps(dst + pixel * channels, lanes,
@@ -389,6 +460,9 @@ class GroupedConvPoolGradOp : public OpKernel {
         bias_result[net * g.o + o] = total;
       }
   }
+
+ private:
+  bool stacked_;
 };
 
 REGISTER_KERNEL_BUILDER(Name("LthGroupedConvPool").Device(DEVICE_CPU), GroupedConvPoolOp);
