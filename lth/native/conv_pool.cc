@@ -38,7 +38,7 @@ constexpr int KS = 5;        // kernel size
 constexpr int ROWS = 36;     // padded input rows (H' + 4 <= 36)
 constexpr int COLS = 48;     // padded input columns: 16-wide loads start at columns up to 16 + 4, so reach 35
 constexpr int MAX_OUT = 32;  // H', W' <= 32
-constexpr int CHUNK = 3;     // filters convolved together: 4 accumulators each, so all stay in registers
+constexpr int CHUNK = 3;     // filters convolved (and their gradients summed) together: all accumulators stay in registers
 constexpr int DEAD = 4;      // argmax of an output that ReLU zeroed
 
 struct Geometry {
@@ -90,7 +90,8 @@ inline void pooled_row(const float* buf, const float* w /* [5][5][NF] */, int p,
     const float* row = buf + (2 * p + i) * COLS;
 #pragma GCC unroll 5
     for (int j = 0; j < KS; ++j) {
-      const __m512 lo = _mm512_loadu_ps(row + j), hi = _mm512_loadu_ps(row + j + 16);
+      __m512 lo = _mm512_loadu_ps(row + j), hi = _mm512_loadu_ps(row + j + 16);
+      __asm__("" : "+v"(lo), "+v"(hi));  // loaded once for all filters: else the compiler repeats the loads in FMAs
 #pragma GCC unroll 6
       for (int f = 0; f < NF; ++f) {
         if (i < KS) {
@@ -122,8 +123,7 @@ void forward_chunk(const float* buf, const float* w, const Geometry& g, int64_t 
                    const float* bias, bool relu, float* pooled, uint8_t* argmax) {
   const int64_t channels = g.k * g.o;
   const __mmask16 lanes = lth_native::first_lanes(g.wp);
-  const __m512i stride = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                            _mm512_set1_epi32(static_cast<int>(channels)));
+  alignas(64) float row[NF][16];  // a row's pooled values, filter by filter, stored pixel by pixel below
   for (int p = 0; p < g.hp; ++p) {
     __m512 best[NF];
     __m512i index[NF];
@@ -136,47 +136,54 @@ void forward_chunk(const float* buf, const float* w, const Geometry& g, int64_t 
         best[f] = _mm512_maskz_mov_ps(alive, best[f]);
         index[f] = _mm512_mask_mov_epi32(_mm512_set1_epi32(DEAD), alive, index[f]);
       }
-      const int64_t base = ((image * g.hp + p) * g.wp) * channels + net * g.o + f0 + f;
-      _mm512_mask_i32scatter_ps(pooled + base, lanes, stride, best[f], 4);
+      _mm512_store_ps(row[f], best[f]);
       const int64_t at = (((net * g.b + image) * g.o + f0 + f) * g.hp + p) * g.wp;
       _mm512_mask_cvtepi32_storeu_epi8(argmax + at, lanes, index[f]);
     }
+    // Scalar stores: a scatter per filter (strided by K*O floats) took several times longer here.
+    float* out = pooled + ((image * g.hp + p) * g.wp) * channels + net * g.o + f0;
+    for (int q = 0; q < g.wp; ++q)
+#pragma GCC unroll 3
+      for (int f = 0; f < NF; ++f) out[q * channels + f] = row[f][q];
   }
 }
 
-// Kernel rows I0 .. I0 + NI - 1 of one filter's gradient over one image, added to ``sums``: 5 * NI
-// accumulators in registers, each summing the rows, then the halves, in order. NI = 2 or 3 keeps
-// 10-15 independent chains (both FMA units busy; one row at a time, 5 chains, waits on the FMA
-// latency) without spilling (all 25 do).
-template <int I0, int NI>
-inline void filter_grad_rows(const float* buf, const float* dy /* [ho][32] */, const Geometry& g, float* sums) {
-  __m512 acc[NI][KS];
-#pragma GCC unroll 3
-  for (int i = 0; i < NI; ++i)
+// NF filters' gradients over one image, added to ``sums`` (filter f's 25 vectors of per-column
+// partial sums at sums + f * 25 * 16), one kernel row at a time: 5 * NF accumulators in registers,
+// each summing the output rows, then the halves, in order. Each input vector loaded serves all NF
+// filters: the loads (most of them straddle two cache lines), not the FMAs, bounded the loop when
+// it ran one filter at a time.
+template <int NF>
+inline void filter_grad_chunk(const float* buf, const float* dy /* [NF][MAX_OUT][MAX_OUT] */, const Geometry& g,
+                              float* sums) {
+#pragma GCC unroll 1
+  for (int i = 0; i < KS; ++i) {
+    __m512 acc[KS][NF];
 #pragma GCC unroll 5
-    for (int j = 0; j < KS; ++j) acc[i][j] = _mm512_load_ps(sums + ((I0 + i) * KS + j) * 16);
-  for (int r = 0; r < g.ho; ++r) {
+    for (int j = 0; j < KS; ++j)
+#pragma GCC unroll 3
+      for (int f = 0; f < NF; ++f) acc[j][f] = _mm512_load_ps(sums + (f * KS * KS + i * KS + j) * 16);
+    for (int r = 0; r < g.ho; ++r) {
 #pragma GCC unroll 2
-    for (int half = 0; half < 2; ++half) {
-      const __m512 d = _mm512_load_ps(dy + r * MAX_OUT + half * 16);
+      for (int half = 0; half < 2; ++half) {
+        __m512 d[NF];
 #pragma GCC unroll 3
-      for (int i = 0; i < NI; ++i) {
-        const float* row = buf + (r + I0 + i) * COLS + half * 16;
+        for (int f = 0; f < NF; ++f) d[f] = _mm512_load_ps(dy + (f * MAX_OUT + r) * MAX_OUT + half * 16);
+        const float* row = buf + (r + i) * COLS + half * 16;
 #pragma GCC unroll 5
-        for (int j = 0; j < KS; ++j) acc[i][j] = _mm512_fmadd_ps(_mm512_loadu_ps(row + j), d, acc[i][j]);
+        for (int j = 0; j < KS; ++j) {
+          __m512 x = _mm512_loadu_ps(row + j);
+          __asm__("" : "+v"(x));  // one load for all NF filters: else the compiler repeats it in each FMA
+#pragma GCC unroll 3
+          for (int f = 0; f < NF; ++f) acc[j][f] = _mm512_fmadd_ps(x, d[f], acc[j][f]);
+        }
       }
     }
-  }
-#pragma GCC unroll 3
-  for (int i = 0; i < NI; ++i)
 #pragma GCC unroll 5
-    for (int j = 0; j < KS; ++j) _mm512_store_ps(sums + ((I0 + i) * KS + j) * 16, acc[i][j]);
-}
-
-// One filter's gradient over one image: add to d kernel [5][5], kept as 25 vectors of per-column partial sums.
-inline void filter_grad_one(const float* buf, const float* dy, const Geometry& g, float* sums) {
-  filter_grad_rows<0, 3>(buf, dy, g, sums);
-  filter_grad_rows<3, 2>(buf, dy, g, sums);
+    for (int j = 0; j < KS; ++j)
+#pragma GCC unroll 3
+      for (int f = 0; f < NF; ++f) _mm512_store_ps(sums + (f * KS * KS + i * KS + j) * 16, acc[j][f]);
+  }
 }
 
 // Lanes 0..15 of (lo, hi) interleaved: columns 0..15 and 16..31 of a row whose even columns are
@@ -351,20 +358,28 @@ class ConvPoolFilterGradOp : public OpKernel {
     const int64_t channels = filters;
     lth_native::parallel(context, chunks, 40000 * g.o * per_chunk * g.k, [&, geo](int64_t start, int64_t end) {
       alignas(64) float buf[ROWS * COLS];
-      alignas(64) float dy[MAX_OUT * MAX_OUT];
+      alignas(64) float dy[CHUNK * MAX_OUT * MAX_OUT];
       for (int64_t chunk = start; chunk < end; ++chunk) {
         float* sums = partial_base + chunk * filters * KS * KS * 16;
         const int64_t first = chunk * per_chunk, last = std::min(geo.b, first + per_chunk);
         for (int64_t net = 0; net < geo.k; ++net) {
           for (int64_t image = first; image < last; ++image) {
             fill_padded(xs, geo, net, image, buf);
-            for (int64_t f = 0; f < geo.o; ++f) {
-              const int64_t channel = net * geo.o + f;
-              __m512 bias_sum = _mm512_load_ps(bias_base + (chunk * filters + channel) * 16);
-              unpool(dp, which + ((net * geo.b + image) * geo.o + f) * geo.hp * geo.wp, geo,
-                     image * geo.hp * geo.wp * channels + channel, dy, &bias_sum);
-              _mm512_store_ps(bias_base + (chunk * filters + channel) * 16, bias_sum);
-              filter_grad_one(buf, dy, geo, sums + channel * KS * KS * 16);
+            for (int64_t f0 = 0; f0 < geo.o; f0 += CHUNK) {
+              const int nf = static_cast<int>(std::min<int64_t>(CHUNK, geo.o - f0));
+              for (int f = 0; f < nf; ++f) {
+                const int64_t channel = net * geo.o + f0 + f;
+                __m512 bias_sum = _mm512_load_ps(bias_base + (chunk * filters + channel) * 16);
+                unpool(dp, which + ((net * geo.b + image) * geo.o + f0 + f) * geo.hp * geo.wp, geo,
+                       image * geo.hp * geo.wp * channels + channel, dy + f * MAX_OUT * MAX_OUT, &bias_sum);
+                _mm512_store_ps(bias_base + (chunk * filters + channel) * 16, bias_sum);
+              }
+              float* chunk_sums = sums + (net * geo.o + f0) * KS * KS * 16;
+              switch (nf) {
+                case 3: filter_grad_chunk<3>(buf, dy, geo, chunk_sums); break;
+                case 2: filter_grad_chunk<2>(buf, dy, geo, chunk_sums); break;
+                default: filter_grad_chunk<1>(buf, dy, geo, chunk_sums); break;
+              }
             }
           }
         }
