@@ -174,7 +174,8 @@ class StackedNetwork:
     def __call__(self, x, shared: bool = False, dense_products: dict | None = None):
         """Logits ``[K, B, classes]`` of inputs ``[K, B, ...]``, or with ``shared`` of one batch ``[B, ...]``
         that all K networks see (evaluation): their first layer then runs as one ungrouped
-        convolution or one matmul with the K networks' outputs side by side.
+        convolution (or :func:`lth.native.conv_pool` on the one batch) or one matmul with the K
+        networks' outputs side by side.
 
         ``dense_products``, if a dict, receives per stacked dense kernel (keyed by its
         ``ref()``) the layer's inputs ``[K, B, N]`` and its product with the kernel ``[K, B, M]``
@@ -233,8 +234,9 @@ class StackedNetwork:
         are grouped (else stacked ``[K, B, H', W', O]``: the native op's layout for a Flatten after its
         pool, which so needs no transpose). Runs as one of :mod:`lth.native`'s fused ops where one applies."""
         layer, pool = self.layers[position], self._pool_first(position)
-        if not grouped and not shared and self._native_first_conv(position, x):
-            fused = native.conv_pool(x, layer.kernel, layer.inner.padding.upper(), **self._bias_relu(layer))
+        if not grouped and self._native_first_conv(position, x[None] if shared else x):
+            fused = native.conv_pool(x[None] if shared else x, layer.kernel, layer.inner.padding.upper(),
+                                     **self._bias_relu(layer))
             return fused, pool, True, True
         if grouped and self._native_grouped_conv(position, x):
             following = self.layers[position + 2].inner if position + 2 < len(self.layers) else None
@@ -284,8 +286,9 @@ class StackedNetwork:
     def _native_first_conv(self, position, x) -> bool:
         """Can convolution ``position`` and its max-pool run as :func:`lth.native.conv_pool`?
 
-        That op takes a first layer fed each network's own grey images (``x [K, B, H, W, 1]``), with
-        an output of at most 32x32 and even sides, on a machine where it runs (:func:`lth.native.available`).
+        That op takes a first layer fed each network's own grey images (``x [K, B, H, W, 1]``), or one
+        batch for all (``[1, B, H, W, 1]``), with an output of at most 32x32 and even sides, on a machine
+        where it runs (:func:`lth.native.available`).
         """
         if not self._native_candidate(position) or x.shape.rank != 5 or x.shape[-1] != 1:
             return False

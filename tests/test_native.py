@@ -105,6 +105,24 @@ def test_gradient_goes_to_the_first_of_equal_maxima():
 
 
 @needs_native
+def test_one_batch_for_all_networks_is_the_batch_repeated():
+    """x [1, B, H, W, 1] (evaluation: every network sees the same images) gives the bits of that batch
+    repeated K times, values and kernel gradients."""
+    x, kernel = _inputs(1, 5, 28, 6)
+    kernel = tf.Variable(np.random.default_rng(4).standard_normal((3, 5, 5, 1, 6)).astype("float32"))
+    upstream = tf.constant(np.random.default_rng(5).standard_normal((5, 14, 14, 18)).astype("float32"))
+    results = []
+    for inputs in (x, tf.repeat(x, 3, axis=0)):
+        with tf.GradientTape() as tape:
+            pooled = native.conv_pool(inputs, kernel, "SAME", relu=True)
+            loss = tf.reduce_sum(pooled * upstream)
+        results.append([pooled.numpy(), tape.gradient(loss, kernel).numpy()])
+    assert results[0][0].shape == (5, 14, 14, 18)
+    for shared, repeated in zip(*results):
+        assert np.array_equal(shared, repeated)
+
+
+@needs_native
 def test_bad_shapes_are_refused_with_their_sizes():
     x, kernel = _inputs(2, 3, 28, 6)
     with pytest.raises(tf.errors.InvalidArgumentError, match="kernel must be"):

@@ -105,7 +105,8 @@ def _kernel_and_bias(kernel, bias, relu):
 
 
 def conv_pool(x, kernel, padding: str, bias=None, relu: bool = False):
-    """Max-pooled (2x2) convolution of K networks' inputs ``x [K, B, H, W, 1]`` with kernels ``[K, 5, 5, 1, O]``.
+    """Max-pooled (2x2) convolution of K networks' inputs ``x [K, B, H, W, 1]`` with kernels ``[K, 5, 5, 1, O]``
+    (or of one batch ``x [1, B, H, W, 1]`` that all K networks see).
 
     Returns ``[B, H'/2, W'/2, K*O]`` (network k's channels at ``k*O ... k*O + O - 1``): the pooled
     convolution plus ``bias`` (``[K*O]``; none if None), then ReLU if ``relu``, exactly as

@@ -1,6 +1,7 @@
 // A network's first convolution fused with the 2x2 max-pool after it, for K stacked networks.
 //
-// LthConvPool:           x [K, B, H, W, 1], kernel [K, 5, 5, 1, O], bias [K*O] -> pooled [B, H'/2, W'/2, K*O]
+// LthConvPool:           x [K, B, H, W, 1] (or [1, B, H, W, 1]: the same images for all K networks, as
+//                        in evaluation), kernel [K, 5, 5, 1, O], bias [K*O] -> pooled [B, H'/2, W'/2, K*O]
 //                        (max over each 2x2 block of the convolution, plus the bias, then ReLU if
 //                        ``relu``), argmax [K, B, O, H'/2, W'/2] (uint8): which of each block's four
 //                        values won (row-major, the first of equal maxima), or DEAD where ReLU
@@ -43,15 +44,17 @@ constexpr int DEAD = 4;      // argmax of an output that ReLU zeroed
 
 struct Geometry {
   int64_t k, b, h, w, o, pad, ho, wo, hp, wp;
+  int64_t x_net_stride;  // floats from one network's images to the next's: 0 when they share them
 };
 
 Status geometry(const TensorShape& x, const TensorShape& kernel, const std::string& padding, Geometry* g) {
   if (x.dims() != 5 || x.dim_size(4) != 1)
     return errors::InvalidArgument("x must be [K, B, H, W, 1], got ", x.DebugString());
   if (kernel.dims() != 5 || kernel.dim_size(1) != KS || kernel.dim_size(2) != KS || kernel.dim_size(3) != 1 ||
-      kernel.dim_size(0) != x.dim_size(0))
-    return errors::InvalidArgument("kernel must be [K, 5, 5, 1, O] with x's K, got ", kernel.DebugString());
-  g->k = x.dim_size(0);
+      (kernel.dim_size(0) != x.dim_size(0) && x.dim_size(0) != 1))
+    return errors::InvalidArgument("kernel must be [K, 5, 5, 1, O] with x's K (or any K for x's 1), got ",
+                                   kernel.DebugString());
+  g->k = kernel.dim_size(0);
   g->b = x.dim_size(1);
   g->h = x.dim_size(2);
   g->w = x.dim_size(3);
@@ -64,13 +67,14 @@ Status geometry(const TensorShape& x, const TensorShape& kernel, const std::stri
                                    g->ho, "x", g->wo);
   g->hp = g->ho / 2;
   g->wp = g->wo / 2;
+  g->x_net_stride = x.dim_size(0) == 1 ? 0 : g->b * g->h * g->w;
   return OkStatus();
 }
 
 // Copy image (net, image) into a zeroed, padded buffer.
 inline void fill_padded(const float* x, const Geometry& g, int64_t net, int64_t image, float* buf) {
   std::memset(buf, 0, sizeof(float) * ROWS * COLS);
-  const float* src = x + (net * g.b + image) * g.h * g.w;
+  const float* src = x + net * g.x_net_stride + image * g.h * g.w;
   for (int64_t r = 0; r < g.h; ++r) std::memcpy(buf + (r + g.pad) * COLS + g.pad, src + r * g.w, sizeof(float) * g.w);
 }
 
@@ -240,7 +244,7 @@ REGISTER_OP("LthConvPool")
       TF_RETURN_IF_ERROR(c->Multiply(c->Dim(kernel, 0), c->Dim(kernel, 4), &channels));
       const DimensionHandle hp = pooled_side(c->Dim(x, 2)), wp = pooled_side(c->Dim(x, 3));
       c->set_output(0, c->MakeShape({c->Dim(x, 1), hp, wp, channels}));
-      c->set_output(1, c->MakeShape({c->Dim(x, 0), c->Dim(x, 1), c->Dim(kernel, 4), hp, wp}));
+      c->set_output(1, c->MakeShape({c->Dim(kernel, 0), c->Dim(x, 1), c->Dim(kernel, 4), hp, wp}));
       return OkStatus();
     });
 
