@@ -8,7 +8,8 @@ engine, profiles ``--steps`` training steps after a warm-up interval, and adds u
 over TensorFlow's two compute threads (so the sum can exceed the wall time per step when ops
 overlap). Ops are grouped: lth.native's fused convolution + max-pool ops (forward and gradients),
 TensorFlow's convolutions (forward, input and filter gradients), dense matmuls, max-pooling,
-optimiser (the fused update kernels, lth.native's masked Adam, or XLA where used), and everything
+optimiser (the fused update kernels, lth.native's masked Adam, or XLA where used), lth.native's
+Adam step of dense kernels with their weight gradients computed inside it, and everything
 else (element-wise ops, transposes, gathers, the executor's own work). It also prints the wall time per step and the
 arithmetic floor per step (training FLOPs / numpy matmul rate), as in train_speed.py.
 Results: results/bench/train_profile.json. Run it on an otherwise idle machine.
@@ -46,6 +47,8 @@ def category(op: str) -> str:
         return "dense matmuls"
     if "MaxPool" in op:
         return "max-pooling"
+    if op == "LthDenseGradMaskedAdam":
+        return "dense weight gradients + optimiser (lth.native)"
     if op.startswith("ResourceApply") or op == "LthMaskedAdam" or op in XLA_EVENTS or "fusion" in op:
         return "optimiser"
     return "other"

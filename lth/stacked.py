@@ -234,9 +234,9 @@ class StackedNetwork:
         are grouped (else stacked ``[K, B, H', W', O]``: the native op's layout for a Flatten after its
         pool, which so needs no transpose). Runs as one of :mod:`lth.native`'s fused ops where one applies."""
         layer, pool = self.layers[position], self._pool_first(position)
-        if not grouped and self._native_first_conv(position, x[None] if shared else x):
-            fused = native.conv_pool(x[None] if shared else x, layer.kernel, layer.inner.padding.upper(),
-                                     **self._bias_relu(layer))
+        images = x[None] if shared else x  # [K, B, H, W, C], or [1, B, H, W, C] seen by all K networks
+        if not grouped and self._native_first_conv(position, images):
+            fused = native.conv_pool(images, layer.kernel, layer.inner.padding.upper(), **self._bias_relu(layer))
             return fused, pool, True, True
         if grouped and self._native_grouped_conv(position, x):
             following = self.layers[position + 2].inner if position + 2 < len(self.layers) else None

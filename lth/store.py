@@ -237,7 +237,8 @@ class ResultsStore:
 
     def checkpoint_path(self, members: list[tuple[str, dict]]) -> Path:
         """Where a training group of runs ``(kind, config)`` keeps its checkpoint while it trains
-        (:func:`lth.training.train`): under ``.checkpoints``, which is not a kind of run and not committed."""
+        (:func:`lth.training.train`): under ``.checkpoints``, which is not a kind of run and is git-ignored
+        (``git add -f`` its ``.pkl`` to carry a group in progress into another checkout: a fresh clone resumes it)."""
         key = hashlib.sha256("\n".join(f"{kind}/{config_hash(kind, config)}" for kind, config in members).encode())
         return self.root / CHECKPOINTS / f"{key.hexdigest()[:16]}.pkl"
 

@@ -13,8 +13,11 @@
 # this checkout; each stored run records the snapshot's commit.
 #
 # Stopping it (scripts/sweep_signal.sh stop, or the machine going away) loses at most ~1,000 steps
-# per training group: each group checkpoints into results/runs/.checkpoints (not committed) and
-# resumes from there when the sweep runs again.
+# per training group: each group checkpoints into results/runs/.checkpoints (git-ignored) and
+# resumes from there when the sweep runs again. Those files stay on this machine; to go on from
+# them in a fresh clone (the next session), stop the sweep and commit them too:
+#   scripts/sweep_signal.sh stop && git add -f results/runs/.checkpoints/*.pkl && git commit ...
+# A group that finishes deletes its checkpoint, and the next results commit drops it from git.
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)

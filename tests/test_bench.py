@@ -34,6 +34,7 @@ def test_op_categories():
     assert train_profile.category("_MklTranspose") == "other"
     assert train_profile.category("LthConvPoolFilterGrad") == "conv + max-pool (lth.native)"
     assert train_profile.category("LthGroupedConvPool") == "conv + max-pool (lth.native)"
+    assert train_profile.category("LthDenseGradMaskedAdam") == "dense weight gradients + optimiser (lth.native)"
 
 
 def test_measure_keeps_the_fastest_of_interleaved_repeats():
