@@ -51,6 +51,11 @@ void set_pooled_layout(bool stacked, Geometry* g) {
   g->net_stride = stacked ? g->b * g->image_stride : g->o;
 }
 
+// Where pooled pixel ``pixel`` (p * wp + q) of image ``index`` of network ``net`` starts.
+inline int64_t pooled_offset(const Geometry& g, int64_t net, int64_t index, int64_t pixel) {
+  return index * g.image_stride + net * g.net_stride + pixel * g.pixel_stride;
+}
+
 TensorShape pooled_shape(const Geometry& g, bool stacked) {
   return stacked ? TensorShape({g.k, g.b, g.hp, g.wp, g.o}) : TensorShape({g.b, g.hp, g.wp, g.k * g.o});
 }
@@ -99,8 +104,8 @@ void weight_vectors(const float* kernel, const Geometry& g, float* out) {
 // and C known at compile time every input value is a broadcast at a constant offset from one
 // pointer (a runtime C left the compiler 20 offsets to juggle in too few registers). Input row
 // 2p + r feeds output row 2p through kernel row r and row 2p + 1 through kernel row r - 1, so the
-// middle rows' values are broadcast once for both (each broadcast is a load, and the loads, not
-// the FMAs, bounded this loop); each output still sums kernel rows, columns, channels in order.
+// middle rows' values are broadcast once for both (12 loads per 20 FMAs instead of 21; measured
+// 0-5 % faster, within the noise); each output still sums kernel rows, columns, channels in order.
 template <int WO, int C>
 void forward_rows(const float* image, const float* w, const __m512 bias, bool relu, const Geometry& g, int64_t net,
                   int64_t index, int p, float* pooled, uint8_t* argmax) {
@@ -147,8 +152,7 @@ void forward_rows(const float* image, const float* w, const __m512 bias, bool re
       best = _mm512_maskz_mov_ps(alive, best);
       which = _mm512_mask_mov_epi32(_mm512_set1_epi32(DEAD), alive, which);
     }
-    _mm512_mask_storeu_ps(pooled + index * g.image_stride + net * g.net_stride + (p * g.wp + q) * g.pixel_stride,
-                          lanes, best);
+    _mm512_mask_storeu_ps(pooled + pooled_offset(g, net, index, p * g.wp + q), lanes, best);
     _mm512_mask_cvtepi32_storeu_epi8(argmax + (((net * g.b + index) * g.hp + p) * g.wp + q) * g.o, lanes, which);
   }
 }
@@ -200,7 +204,7 @@ template <int C_, int W_>
 void kernel_grad(const float* image, const float* grad, const uint8_t* argmax, const Geometry& g, int64_t net,
                  int64_t index, float* kernel_sums) {
   const int64_t c = C_ ? C_ : g.c, w = W_ ? W_ : g.w;
-  const float* values = grad + index * g.image_stride + net * g.net_stride;
+  const float* values = grad + pooled_offset(g, net, index, 0);
   const uint8_t* which = argmax + (net * g.b + index) * g.hp * g.wp * g.o;
   for (int64_t o = 0; o < g.o; ++o) {
     float* sums = kernel_sums + o * KS * 32;
@@ -256,7 +260,7 @@ inline void input_grad(const float* grad, const uint8_t* argmax, const float* sl
   const __mmask16 channels = first_lanes(g.o);
   for (int64_t p = 0; p < g.hp; ++p)
     for (int64_t q = 0; q < g.wp; ++q) {
-      const float* values = grad + index * g.image_stride + net * g.net_stride + (p * g.wp + q) * g.pixel_stride;
+      const float* values = grad + pooled_offset(g, net, index, p * g.wp + q);
       const __m512i winners = _mm512_cvtepu8_epi32(
           _mm_maskz_loadu_epi8(channels, argmax + (((net * g.b + index) * g.hp + p) * g.wp + q) * g.o));
       __m512 patch[6][3];
