@@ -45,3 +45,38 @@ def test_trial_counts_lists_every_expected_cell():
     assert table.loc[("faithful", "random"), 0.1] == 0 and table.loc[("corrected", "pruning"), 0.5] == 0
     assert math.isnan(table.loc[("corrected", "ticket"), 1.0])
     assert analysis.trial_counts(fig6.iloc[:0], ["faithful"], [0.5]).loc[("faithful", "dense"), 1.0] == 0
+
+
+def _fig7(curves_by_model_trial, protocol="faithful"):
+    return pd.DataFrame([{"protocol": protocol, "model": m, "trial": t, "epoch": e + 1, "val_accuracy": v}
+                         for (m, t), values in curves_by_model_trial.items() for e, v in enumerate(values)])
+
+
+def test_seed_fig7_claims_checks_each_trial():
+    # Trial 0: retrained models stop after epoch 3; pruning first prunes after epoch 4 and then rises.
+    # Trial 1: pruning peaks before the retrained models stop and before pruning, then falls.
+    fig7 = _fig7({("pruning", 0): [0.90, 0.92, 0.93, 0.93, 0.95, 0.96], ("ticket", 0): [0.9, 0.94, 0.94],
+                  ("random", 0): [0.9, 0.93],
+                  ("pruning", 1): [0.90, 0.97, 0.96, 0.95, 0.50, 0.11], ("ticket", 1): [0.9, 0.95, 0.95]})
+    claims = analysis.seed_fig7_claims(fig7, "faithful", first_pruning_epoch=4).set_index("claim")
+    assert list(claims.checks) == [2, 2] and list(claims.passed) == [1, 1]
+    assert set(claims.verdict) == {"partly"}
+    only_rises = analysis.seed_fig7_claims(fig7[fig7.trial == 0], "faithful", first_pruning_epoch=4)
+    assert set(only_rises.verdict) == {"holds"}
+
+
+def test_seed_fig7_claims_uses_the_retrained_models_last_epoch_and_the_first_pruning_step():
+    # The pruning network's best comes at epoch 4: after the ticket stops (3) but not after the
+    # random re-initialisation (5), and not after the first pruning step (epoch 4 is before it).
+    fig7 = _fig7({("pruning", 0): [0.90, 0.92, 0.93, 0.99, 0.95, 0.96], ("ticket", 0): [0.9, 0.94, 0.94],
+                  ("random", 0): [0.9, 0.93, 0.93, 0.93, 0.93]})
+    claims = analysis.seed_fig7_claims(fig7, "faithful", first_pruning_epoch=4)
+    assert list(claims.passed) == [0, 0] and set(claims.verdict) == {"does not hold"}
+    assert list(analysis.seed_fig7_claims(fig7, "faithful", first_pruning_epoch=3).passed) == [0, 1]
+
+
+def test_seed_fig7_claims_without_curves_says_so():
+    claims = analysis.seed_fig7_claims(_fig7({("ticket", 0): [0.9, 0.95]}), "faithful", first_pruning_epoch=4)
+    assert list(claims.checks) == [0, 0] and set(claims.verdict) == {"not tested (no stored curve covers it)"}
+    empty = analysis.seed_fig7_claims(_fig7({("pruning", 0): [0.9]}), "corrected", first_pruning_epoch=4)
+    assert list(empty.checks) == [0, 0]

@@ -59,7 +59,7 @@ def executed(tmp_path_factory):
 def test_our_experiments_glued_numbers_match_the_store(executed):
     import pandas as pd
 
-    from lth import analysis, figures, seed_protocol
+    from lth import analysis, figures, plots, seed_protocol
     from lth.store import ResultsStore
 
     folder, store_root = executed
@@ -84,6 +84,13 @@ def test_our_experiments_glued_numbers_match_the_store(executed):
     collapse = analysis.collapses(pd.concat(curves, ignore_index=True))
     assert values["our_pruning_total"] == len(pruning_runs) == len(collapse)
     assert values["our_collapsed"] == int(collapse.collapsed.sum())
+    fig7 = figures.seed_fig7(runs)
+    first_pruning = plots.pruning_epochs(defaults["EPOCHS"])[0]
+    for protocol in defaults["PROTOCOLS"]:
+        claims = pd.concat([analysis.seed_claims(fig6, protocol),
+                            analysis.seed_fig7_claims(fig7, protocol, first_pruning)])
+        assert values["claims_total"] == len(claims)
+        assert values[f"claims_held_{protocol}"] == int((claims.verdict == "holds").sum())
     small = seed_protocol.stored_runs(["faithful"], [0.5], range(defaults["SMALL_BATCH_TRIALS"]), defaults["EPOCHS"],
                                       subset=defaults["SUBSET"], store=ResultsStore(store_root / "runs"),
                                       batch_size=32)
