@@ -34,3 +34,14 @@ def check_parameters(namespace: dict, schema: dict) -> types.SimpleNamespace:
             raise TypeError(f"notebook parameter {name} must be {allowed}, got {value!r}")
         values[name] = value
     return types.SimpleNamespace(**values)
+
+
+def show_table(frame) -> None:
+    """Display ``frame`` with every cell in full: pandas otherwise cuts text at 50 characters,
+    which turns a table of claims into a table of "All pruned models beat the dense one...".
+    """
+    import pandas as pd
+    from IPython.display import display
+
+    with pd.option_context("display.max_colwidth", None):
+        display(frame)

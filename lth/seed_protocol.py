@@ -26,6 +26,8 @@ Two protocols:
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from lth import models, pruning, training
@@ -388,12 +390,13 @@ def keras_control(density: float = 0.5, trial: int = 0, epochs: int = 500, subse
 
 
 def describe_scale(runs, epochs: int, subset) -> str:
-    """One sentence naming what was run: model, data, epochs, trials."""
+    """One sentence naming what was run: model, data, epochs, trials per (protocol, model, density) cell."""
     data = ("full MNIST (60,000 training images; the corrected protocol holds 5,000 of them out for validation)"
             if subset is None else f"the first {subset:,} MNIST images per split")
-    trials = sorted({r.config["trial"] for r in runs})
-    return (f"LeNet-5-like network on {data}, {epochs} epochs of {STEPS_PER_EPOCH} steps, "
-            f"{len(trials)} trial{'s' if len(trials) != 1 else ''}")
+    per_cell = Counter((r.config["protocol"], r.config["role"], r.config["density"]) for r in runs)
+    low, high = min(per_cell.values(), default=0), max(per_cell.values(), default=0)
+    count = f"{high} trial{'s' if high != 1 else ''}" if low == high else f"{low} to {high} trials"
+    return f"LeNet-5-like network on {data}, {epochs} epochs of {STEPS_PER_EPOCH} steps, {count} per cell"
 
 
 def _machine_hours(run) -> float:

@@ -193,6 +193,23 @@ def test_compute_hours_prefers_cpu_time_over_wall_time():
     assert seed_protocol.compute_hours([paused, old]) == pytest.approx(0.75)
 
 
+def test_describe_scale_counts_trials_per_cell_not_trial_numbers():
+    from types import SimpleNamespace
+
+    from lth import seed_protocol
+
+    def run(role, density, trial):
+        return SimpleNamespace(config={"protocol": "faithful", "role": role, "density": density, "trial": trial})
+
+    even = [run(role, 0.5, t) for t in range(3) for role in ("pruning", "ticket")]
+    assert seed_protocol.describe_scale(even, 500, None).endswith("500 epochs of 100 steps, 3 trials per cell")
+    # trial 4 exists for the dense model only: 5 trial numbers, but cells of 1 and 3 trials
+    uneven = even + [run("dense", None, 4)]
+    assert seed_protocol.describe_scale(uneven, 2, 2000).endswith("2 epochs of 100 steps, 1 to 3 trials per cell")
+    assert "first 2,000 MNIST images" in seed_protocol.describe_scale(uneven, 2, 2000)
+    assert seed_protocol.describe_scale([], 2, None).endswith("0 trials per cell")
+
+
 def test_remaining_hours_costs_missing_runs_by_their_protocol_and_role():
     from types import SimpleNamespace
 

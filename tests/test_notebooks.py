@@ -91,6 +91,10 @@ def test_our_experiments_glued_numbers_match_the_store(executed):
                             analysis.seed_fig7_claims(fig7, protocol, first_pruning)])
         assert values["claims_total"] == len(claims)
         assert values[f"claims_held_{protocol}"] == int((claims.verdict == "holds").sum())
+    shown = json.loads((folder / "our_experiments.ipynb").read_text())
+    html = "".join("".join(o.get("data", {}).get("text/html", "")) for c in shown["cells"] for o in c.get("outputs", []))
+    for claim in claims.claim:  # the claims table shows each claim in full, not cut at 50 characters
+        assert f"<td>{claim}</td>" in html, claim
     small = seed_protocol.stored_runs(["faithful"], [0.5], range(defaults["SMALL_BATCH_TRIALS"]), defaults["EPOCHS"],
                                       subset=defaults["SUBSET"], store=ResultsStore(store_root / "runs"),
                                       batch_size=32)
@@ -143,3 +147,14 @@ def test_bad_notebook_parameters_fail_at_the_top(tmp_path, parameters, message):
         papermill.execute_notebook(str(ROOT / "notebooks" / "our_experiments.ipynb"), str(tmp_path / "out.ipynb"),
                                    parameters=parameters, cwd=str(ROOT / "notebooks"), progress_bar=False)
     assert message in str(info.value)
+
+
+def test_show_table_does_not_cut_long_cells(capsys):
+    import pandas as pd
+
+    from lth.notebook import show_table
+
+    claim = "A claim whose text runs well past pandas' default of fifty characters per cell"
+    show_table(pd.DataFrame({"claim": [claim], "verdict": ["holds"]}))
+    assert claim in capsys.readouterr().out
+    assert pd.get_option("display.max_colwidth") == 50  # the option is restored
