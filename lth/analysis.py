@@ -71,10 +71,16 @@ def collapses(fig7: pd.DataFrame, drop: float = 0.1) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=keys + ["best", "best_epoch", "final", "collapsed", "onset"])
 
 
-def _verdict(checks: list, missing: str = "no such densities in this run") -> str:
+def _verdict(checks: list, missing: str) -> str:
     if not checks:
         return f"not tested ({missing})"
     return "holds" if all(checks) else ("partly" if any(checks) else "does not hold")
+
+
+def _claims_table(rows: list, missing: str = "no such densities in this run") -> pd.DataFrame:
+    """One row per (claim, checks): how many checks there were, how many passed, and the verdict."""
+    return pd.DataFrame([{"claim": claim, "checks": len(checks), "passed": int(sum(map(bool, checks))),
+                          "verdict": _verdict(checks, missing)} for claim, checks in rows])
 
 
 def seed_claims(fig6: pd.DataFrame, protocol: str, alpha: float = 0.05) -> pd.DataFrame:
@@ -106,8 +112,7 @@ def seed_claims(fig6: pd.DataFrame, protocol: str, alpha: float = 0.05) -> pd.Da
          [med.loc[d, "pruning"] >= med.loc[d, [m for m in models if m != "pruning"]].max()
           for d in densities if d >= 0.33 and "pruning" in med]),
     ]
-    return pd.DataFrame([{"claim": claim, "checks": len(checks), "passed": int(sum(map(bool, checks))),
-                          "verdict": _verdict(checks)} for claim, checks in rows])
+    return _claims_table(rows)
 
 
 def seed_fig7_claims(fig7: pd.DataFrame, protocol: str, first_pruning_epoch: float) -> pd.DataFrame:
@@ -140,8 +145,7 @@ def seed_fig7_claims(fig7: pd.DataFrame, protocol: str, first_pruning_epoch: flo
         ("Fig. 7b: pruning lifts the pruning network above its best before pruning began",
          pruning_lifts),
     ]
-    return pd.DataFrame([{"claim": claim, "checks": len(checks), "passed": int(sum(map(bool, checks))),
-                          "verdict": _verdict(checks, "no stored curve covers it")} for claim, checks in rows])
+    return _claims_table(rows, "no stored curve covers it")
 
 
 def fc_claims(frame: pd.DataFrame) -> pd.DataFrame:
@@ -174,8 +178,7 @@ def fc_claims(frame: pd.DataFrame) -> pd.DataFrame:
          [ticket_acc[d] > oneshot_acc[d2] for d in ticket_acc.index if d < 0.3
           for d2 in oneshot_acc.index if abs(d2 - d) < 0.01]),
     ]
-    return pd.DataFrame([{"claim": c, "checks": len(k), "passed": int(sum(map(bool, k))), "verdict": _verdict(k)}
-                         for c, k in rows])
+    return _claims_table(rows)
 
 
 def liu_claims(frame: pd.DataFrame, tolerance: float = 0.003) -> pd.DataFrame:
@@ -206,5 +209,4 @@ def liu_claims(frame: pd.DataFrame, tolerance: float = 0.003) -> pd.DataFrame:
         ("Structured pruning: ticket and random re-init are alike at every learning rate",
          [abs(g) < tolerance for lr in rates for g in gaps("structured", lr)]),
     ]
-    return pd.DataFrame([{"claim": c, "checks": len(k), "passed": int(sum(map(bool, k))), "verdict": _verdict(k)}
-                         for c, k in rows])
+    return _claims_table(rows)
