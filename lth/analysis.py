@@ -71,6 +71,29 @@ def collapses(fig7: pd.DataFrame, drop: float = 0.1) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=keys + ["best", "best_epoch", "final", "collapsed", "onset"])
 
 
+def unpruned_twin_verdict(collapse: pd.DataFrame) -> str:
+    """What the unpruned twins say about the pruning networks' collapse, as one sentence.
+
+    ``collapse`` is :func:`collapses` of the curves of pruning networks (model ``pruning``)
+    and their unpruned twins (model ``unpruned``) of the same trials.
+    """
+    twins = collapse[collapse.model == "unpruned"]
+    pruned = collapse[(collapse.model == "pruning") & collapse.trial.isin(twins.trial)]
+    if len(twins) == 0:
+        return "No unpruned twin is stored at this scale yet, so this question stays open."
+    if not pruned.collapsed.any():
+        return ("The pruning networks of these trials did not collapse either, so the twins cannot tell here what "
+                "breaks them.")
+    if twins.collapsed.all():
+        return ("Every twin collapsed without ever being pruned: at these settings long training alone breaks the "
+                "network, and pruning is not needed for it.")
+    if not twins.collapsed.any():
+        return ("No twin collapsed: without pruning the network keeps its accuracy, so it is pruning, at this "
+                "learning rate, that breaks the pruning networks.")
+    return (f"{int(twins.collapsed.sum())} of {len(twins)} twins collapsed without being pruned: long training "
+            "alone breaks the network in some trials, and pruning adds to it in the others.")
+
+
 def _verdict(checks: list, missing: str) -> str:
     if not checks:
         return f"not tested ({missing})"

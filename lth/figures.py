@@ -37,13 +37,19 @@ def seed_fig6(runs) -> pd.DataFrame:
 
 
 def seed_fig7(runs, density: float = 0.5) -> pd.DataFrame:
+    """Validation accuracy per epoch of the runs at ``density`` and the dense ones.
+
+    Unpruned twins (:func:`lth.seed_protocol.unpruned_control`) count as model
+    ``unpruned`` at the density of the pruning network they shadow.
+    """
     rows = []
     for r in runs:
-        if r.config["density"] not in (None, density):
+        model = r.config.get("role", r.config.get("control"))
+        if r.config.get("density", r.config.get("twin_of_density")) not in (None, density):
             continue
         history = r.result["history"]
         for iteration, accuracy in zip(history["iteration"], history["val_accuracy"]):
-            rows.append({"protocol": r.config["protocol"], "model": r.config["role"], "trial": r.config["trial"],
+            rows.append({"protocol": r.config["protocol"], "model": model, "trial": r.config["trial"],
                          "epoch": iteration // 100, "val_accuracy": accuracy})
     frame = pd.DataFrame(rows, columns=FIG7_COLUMNS).astype(
         {"protocol": str, "model": str, "trial": int, "epoch": int, "val_accuracy": float})

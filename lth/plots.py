@@ -10,7 +10,9 @@ import seaborn as sns
 MODEL_ORDER = ["pruning", "ticket", "random"]
 MODEL_LABELS = {"dense": "dense original", "pruning": "pruning network", "ticket": "lottery ticket (original init)",
                 "random": "random re-initialisation", "random_reinit": "random re-initialisation",
-                "oneshot": "one-shot pruning"}
+                "oneshot": "one-shot pruning", "unpruned": "unpruned twin (same init and data, never pruned)"}
+# one colour per model in every figure, whichever models a figure shows
+MODEL_COLORS = dict(zip((MODEL_LABELS[m] for m in MODEL_ORDER), sns.color_palette(n_colors=len(MODEL_ORDER))))
 
 
 def _density_axis(ax, densities_percent):
@@ -35,22 +37,30 @@ def _axis(ax):
     return ax
 
 
-def seed_fig6(frame: pd.DataFrame, protocol: str, ax=None):
-    """Boxplots of test accuracy per density, the dense model's mean ± std as a band."""
+def seed_fig6(frame: pd.DataFrame, protocol: str, ax=None, models=MODEL_ORDER):
+    """Boxplots of test accuracy per density with every trial as a dot, the dense model's mean ± std as a band.
+
+    ``models`` picks the boxes (default all three); leaving the pruning network out lets
+    the axis zoom in on the retrained models when the pruning networks lie far below them.
+    """
     ax = _axis(ax)
     part = frame[frame.protocol == protocol]
-    sparse = part[part.model != "dense"].copy()
+    sparse = part[part.model.isin(models)].copy()
     sparse["density (%)"] = (sparse.density * 100).round(1).astype(str)
     order = [str(round(d * 100, 1)) for d in sorted(sparse.density.unique(), reverse=True)]
     sparse["model"] = sparse.model.map(MODEL_LABELS)
-    sns.boxplot(data=sparse, x="density (%)", y="test_accuracy", hue="model", order=order,
-                hue_order=[MODEL_LABELS[m] for m in MODEL_ORDER], ax=ax, whis=(0, 100))
+    hue_order = [MODEL_LABELS[m] for m in models]
+    sns.boxplot(data=sparse, x="density (%)", y="test_accuracy", hue="model", order=order, hue_order=hue_order,
+                palette=MODEL_COLORS, ax=ax, whis=(0, 100), fliersize=0)
+    sns.stripplot(data=sparse, x="density (%)", y="test_accuracy", hue="model", order=order, hue_order=hue_order,
+                  palette={label: "black" for label in hue_order}, dodge=True, size=3, alpha=0.6, legend=False, ax=ax)
     dense = part[part.model == "dense"].test_accuracy
     if len(dense):
         mean, std = dense.mean(), dense.std(ddof=1) if len(dense) > 1 else 0.0
         ax.axhspan(mean - std, mean + std, color="grey", alpha=0.25, label=f"dense original, mean ± std (n={len(dense)})")
         ax.axhline(mean, color="grey", lw=1)
-    ax.set(title=f"Test accuracy after (re)training, {protocol} protocol", xlabel="density of fc1 + fc2 (%)",
+    which = "" if list(models) == list(MODEL_ORDER) else f", {' and '.join(models)} only"
+    ax.set(title=f"Test accuracy after (re)training, {protocol} protocol{which}", xlabel="density of fc1 + fc2 (%)",
            ylabel="test accuracy")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
     return ax
@@ -90,6 +100,20 @@ def batch_comparison(frame: pd.DataFrame, pruning_epochs=None, ax=None):
     _mark_pruning_steps(ax, pruning_epochs)
     ax.set(title="Pruning network at 50 % density, faithful protocol: batch 32 against 600",
            xlabel="epoch (100 steps)", ylabel="validation (= test) accuracy")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def unpruned_comparison(frame: pd.DataFrame, protocol: str, pruning_epochs=None, ax=None):
+    """Pruning networks and their unpruned twins: validation accuracy per epoch, one line per trial."""
+    ax = _axis(ax)
+    part = frame[(frame.protocol == protocol) & frame.model.isin(["pruning", "unpruned"])].copy()
+    part["model"] = part.model.map(MODEL_LABELS)
+    sns.lineplot(data=part, x="epoch", y="val_accuracy", hue="model", units="trial", estimator=None, lw=1,
+                 hue_order=[MODEL_LABELS["pruning"], MODEL_LABELS["unpruned"]], ax=ax)
+    _mark_pruning_steps(ax, pruning_epochs)
+    ax.set(title=f"50 % density, {protocol} protocol: pruning network against its unpruned twin",
+           xlabel="epoch (100 steps)", ylabel="validation accuracy")
     ax.legend(fontsize=8)
     return ax
 

@@ -389,6 +389,52 @@ def keras_control(density: float = 0.5, trial: int = 0, epochs: int = 500, subse
     return store.save(KERAS_CONTROL, cfg, result, record)
 
 
+UNPRUNED_CONTROL = "seed_unpruned"
+
+
+def unpruned_control_config(protocol: str, trial: int, epochs: int, density: float = 0.5,
+                            subset: int | None = None) -> dict:
+    """The config of the unpruned twin of the pruning network of (``protocol``, ``trial``, ``density``)."""
+    check(protocol, density, epochs)
+    return {"control": "unpruned", "protocol": protocol, "trial": trial, "epochs": epochs,
+            "twin_of_density": float(density), "model": MODEL_NAME,
+            "dataset": dataset(protocol, subset).to_dict(),
+            "training": training_hparams(protocol, "pruning", epochs).to_dict()}
+
+
+def unpruned_control(protocol: str = "faithful", trials=range(3), epochs: int = 500, density: float = 0.5,
+                     subset: int | None = None, store: ResultsStore | None = None, run_missing: bool = True,
+                     group_size: int = 4, progress=None) -> list:
+    """The pruning networks' unpruned twins: is it pruning, or long training, that breaks them?
+
+    For each trial, the network of the pruning network at ``density`` trained exactly as it
+    was (same initial weights, same data order, Adam 0.01, batch 600, all ``epochs``
+    without early stopping) but never pruned. If the twins collapse too, training this long
+    at this learning rate, not pruning, breaks the network. The twins of several trials
+    train together, ``group_size`` at a time. With ``run_missing=False`` returns only the
+    stored twins (missing ones left out).
+    """
+    store = store or ResultsStore()
+    train_hp = training_hparams(protocol, "pruning", epochs)
+    data_hp = dataset(protocol, subset)
+    batch = []
+    for trial in trials:
+        cfg = unpruned_control_config(protocol, trial, epochs, density, subset)
+
+        def build(trial=trial):
+            from lth.experiments import load_data
+
+            net = models.build(MODEL_NAME, seed=_init_seed(trial, density), input_shape=load_data(data_hp).input_shape)
+            return training.Trainee(net, seed=derive_seed("seed-protocol-data", protocol, "pruning", trial, density),
+                                    name=f"{protocol}-unpruned-{density}-{trial}", hparams=train_hp)
+
+        batch.append(Job(UNPRUNED_CONTROL, cfg, data_hp, train_hp, build, lambda trainee, result: (result, None),
+                         _init_seed(trial, density)))
+    if run_missing:
+        run_jobs(batch, store, group_size, progress)
+    return [run for job in batch if (run := store.load(job.kind, job.config)) is not None]
+
+
 def describe_scale(runs, epochs: int, subset) -> str:
     """One sentence naming what was run: model, data, epochs, trials per (protocol, model, density) cell."""
     data = ("full MNIST (60,000 training images; the corrected protocol holds 5,000 of them out for validation)"

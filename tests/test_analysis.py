@@ -18,6 +18,21 @@ def test_collapses_finds_the_fall_and_its_onset():
     assert not held.collapsed and math.isnan(held.onset)
 
 
+def test_unpruned_twin_verdict_needs_a_collapsed_pruning_network_to_explain():
+    fell, kept = [0.95, 0.97, 0.2], [0.95, 0.97, 0.97]
+
+    def verdict(pruning, unpruned):
+        curves = pd.concat([_curves(pruning).assign(model="pruning"), _curves(unpruned).assign(model="unpruned")])
+        return analysis.unpruned_twin_verdict(analysis.collapses(curves))
+
+    assert "long training alone breaks" in verdict({0: fell, 1: fell}, {0: fell, 1: fell})
+    assert "it is pruning" in verdict({0: fell, 1: fell}, {0: kept, 1: kept})
+    assert verdict({0: fell, 1: fell}, {0: fell, 1: kept}).startswith("1 of 2 twins collapsed")
+    assert "did not collapse either" in verdict({0: kept}, {0: kept})
+    assert "did not collapse either" in verdict({0: kept, 1: fell}, {0: kept})  # trial 1 has no twin
+    assert "stays open" in analysis.unpruned_twin_verdict(analysis.collapses(_curves({0: fell}).assign(model="pruning")))
+
+
 def test_collapses_threshold_is_relative_to_the_best_so_far():
     table = analysis.collapses(_curves({0: [0.5, 0.39, 0.9, 0.85]}), drop=0.1)
     assert table.onset.iloc[0] == 2.0 and not table.collapsed.iloc[0]

@@ -182,6 +182,26 @@ def test_keras_fit_control_of_the_pruning_network(store):
     assert pruned.result["final_density"] == pytest.approx(run.result["final_density"], abs=1e-6)
 
 
+def test_unpruned_twin_matches_the_pruning_network_until_pruning_begins(store):
+    """Same initial weights and data order as the pruning network, all epochs, never pruned, stored once."""
+    from lth import seed_protocol
+
+    epochs = 6  # pruning begins at 20 % of training, step 120: after the first evaluation (step 100)
+    twins = seed_protocol.unpruned_control("corrected", trials=[0], epochs=epochs, subset=1200, store=store)
+    assert len(twins) == 1 and twins[0].config["twin_of_density"] == 0.5
+    history = twins[0].result["history"]
+    assert len(history["val_accuracy"]) == epochs  # no early stopping
+    pruned = [r for r in seed_protocol.run(["corrected"], [0.5], [0], epochs=epochs, subset=1200, store=store)
+              if r.config["role"] == "pruning"][0]
+    assert history["train_loss"][0] == pytest.approx(pruned.result["history"]["train_loss"][0], rel=1e-4)
+    assert pruned.result["final_density"] == pytest.approx(0.5, abs=0.01)
+    again = seed_protocol.unpruned_control("corrected", trials=[0, 1], epochs=epochs, subset=1200, store=store,
+                                           run_missing=False)
+    assert [r.path for r in again] == [twins[0].path]  # trial 1 not stored, and not trained
+    with pytest.raises(ValueError, match="unknown protocol 'faithfull'"):
+        seed_protocol.unpruned_control("faithfull", trials=[0], epochs=epochs, store=store)
+
+
 def test_compute_hours_prefers_cpu_time_over_wall_time():
     from types import SimpleNamespace
 

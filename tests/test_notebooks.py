@@ -102,6 +102,12 @@ def test_our_experiments_glued_numbers_match_the_store(executed):
                                       batch_size=32)
     assert len(small) == 4 * defaults["SMALL_BATCH_TRIALS"]
     assert values["our_small_batch_trials"] == defaults["SMALL_BATCH_TRIALS"]
+    twins = seed_protocol.unpruned_control("faithful", range(defaults["UNPRUNED_TRIALS"]), defaults["EPOCHS"],
+                                           subset=defaults["SUBSET"], store=ResultsStore(store_root / "runs"),
+                                           run_missing=False)
+    assert values["our_twins"] == len(twins) == defaults["UNPRUNED_TRIALS"]
+    twin_collapse = analysis.collapses(figures.seed_fig7(twins))
+    assert values["our_twins_collapsed"] == int(twin_collapse.collapsed.sum())
 
 
 def test_frankle_carbin_glued_accuracy_matches_the_store(executed):
