@@ -407,9 +407,9 @@ def unpruned_control(protocol: str = "faithful", trials=range(3), epochs: int = 
                      group_size: int = 4, progress=None) -> list:
     """The pruning networks' unpruned twins: is it pruning, or long training, that breaks them?
 
-    For each trial, the network of the pruning network at ``density`` trained exactly as it
-    was (same initial weights, same data order, Adam 0.01, batch 600, all ``epochs``
-    without early stopping) but never pruned. If the twins collapse too, training this long
+    For each trial, the pruning network at ``density`` trained exactly as it was (same
+    initial weights, same data order, Adam 0.01, batch 600, all ``epochs`` without early
+    stopping) but never pruned. If the twins collapse too, training this long
     at this learning rate, not pruning, breaks the network. The twins of several trials
     train together, ``group_size`` at a time. With ``run_missing=False`` returns only the
     stored twins (missing ones left out).
