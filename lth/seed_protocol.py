@@ -31,7 +31,7 @@ from collections import Counter
 import numpy as np
 
 from lth import models, pruning, training
-from lth.experiments import Job, derive_seed, run_jobs
+from lth.experiments import Job, _plain_result, derive_seed, run_jobs
 from lth.hparams import DatasetHparams, TrainingHparams
 from lth.store import ResultsStore
 
@@ -428,8 +428,7 @@ def unpruned_control(protocol: str = "faithful", trials=range(3), epochs: int = 
             return training.Trainee(net, seed=derive_seed("seed-protocol-data", protocol, "pruning", trial, density),
                                     name=f"{protocol}-unpruned-{density}-{trial}", hparams=train_hp)
 
-        batch.append(Job(UNPRUNED_CONTROL, cfg, data_hp, train_hp, build, lambda trainee, result: (result, None),
-                         _init_seed(trial, density)))
+        batch.append(Job(UNPRUNED_CONTROL, cfg, data_hp, train_hp, build, _plain_result, _init_seed(trial, density)))
     if run_missing:
         run_jobs(batch, store, group_size, progress)
     return [run for job in batch if (run := store.load(job.kind, job.config)) is not None]
