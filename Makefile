@@ -8,7 +8,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: book test setup data notebooks html test-unit test-notebooks test-book clean sweep-seed figures
+.PHONY: book test setup data legacy-env notebooks html test-unit test-notebooks test-book clean sweep-seed figures
 
 setup: $(STAMP)
 
@@ -19,6 +19,19 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
+
+# The seed authors' environment (Python 3.7, TF 2.1, TF-MOT 0.3) for lth.seed.screen; pyenv's 3.7 by default.
+PYTHON37 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.7*/bin/python) $(shell command -v python3.7))
+LEGACY := .venv-legacy
+legacy-env: $(LEGACY)/.installed
+
+$(LEGACY)/.installed: requirements-legacy.txt
+	@test -n "$(PYTHON37)" || { echo "legacy-env needs Python 3.7 (pyenv install 3.7, or PYTHON37=/path/to/python3.7)"; exit 1; }
+	test -x $(LEGACY)/bin/python || $(PYTHON37) -m venv $(LEGACY)
+	$(LEGACY)/bin/python -m pip install --quiet "pip<24"
+	$(LEGACY)/bin/python -m pip install --quiet -r requirements-legacy.txt
+	$(LEGACY)/bin/python -c "import tensorflow as tf, tensorflow_model_optimization; assert tf.__version__ == '2.1.0', tf.__version__"
+	touch $@
 
 data: $(STAMP)
 	$(PY) -c "from lth import data; [print('data ready:', data.ensure_idx_files(n)) for n in ('mnist',)]"

@@ -127,6 +127,24 @@ def _sweep_status(args):
           f"{missing} runs missing, {cost}")
 
 
+def _seed_screen(args):
+    from lth.seed import screen
+
+    environments = tuple(args.environments.split(","))
+    for environment in environments:
+        screen.python_for(environment)
+    configs = screen.plan(trials=range(args.trials), environments=environments, pruning_epochs=args.pruning_epochs)
+    if args.dry_run:
+        from lth.store import ResultsStore
+
+        store = ResultsStore()
+        for cfg in configs:
+            state = "stored" if store.load(screen.KIND, cfg) else "to train"
+            print(f"{state:>8}  {screen.describe(cfg)}")
+        return
+    screen.run(configs, progress=lambda msg: print(msg, flush=True))
+
+
 def _figures(args):
     from lth import figures
 
@@ -193,6 +211,15 @@ def build_parser():
     status.add_argument("--trials", type=int, default=5, help="the target per cell (default 5)")
     status.add_argument("--epochs", type=int, default=500)
     status.set_defaults(func=_sweep_status)
+
+    scr = sub.add_parser("seed-screen", help="the seed-fidelity screen: the authors' procedure by Keras fit in "
+                                             "their environment (make legacy-env) and ours (resumes)")
+    scr.add_argument("--trials", type=int, default=3)
+    scr.add_argument("--environments", default="legacy,main", help="comma-separated: legacy,main (default both)")
+    scr.add_argument("--pruning-epochs", type=int, default=150,
+                     help="epochs the 50 %% pruning network trains of its 500-epoch schedule (default 150)")
+    scr.add_argument("--dry-run", action="store_true", help="list the runs, stored or to train, and stop")
+    scr.set_defaults(func=_seed_screen)
 
     figs = sub.add_parser("figures", help="regenerate results/figures/seed-fig6.csv and seed-fig7.csv")
     figs.add_argument("--epochs", type=int, default=500)
