@@ -5,10 +5,15 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := background frankle_carbin liu_comparison our_experiments supermasks benchmark
 export TF_USE_LEGACY_KERAS := 1
-export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
+# Quiet by default: TensorFlow's C++ log (oneDNN notices, failed cuInit calls, absl warnings) stays
+# out of the terminal; VERBOSE=1 brings it back. Only logging is changed, never oneDNN or numerics.
+VERBOSE ?=
+export VERBOSE
+export TF_CPP_MIN_LOG_LEVEL := $(if $(filter-out 0,$(VERBOSE)),0,3)
 
-.PHONY: book test setup data legacy-env notebooks html test-unit test-notebooks test-book clean sweep-seed figures
+.PHONY: book test setup data legacy-env notebooks html test-unit test-notebooks test-book clean sweep-seed figures \
+	browser-deps browser-test
 
 setup: $(STAMP)
 
@@ -36,23 +41,39 @@ $(LEGACY)/.installed: requirements-legacy.txt
 data: $(STAMP)
 	$(PY) -c "from lth import data; [print('data ready:', data.ensure_idx_files(n)) for n in ('mnist',)]"
 
-# Execute every chapter at its published parameters (book/params/*.yaml), reading stored results.
+# Execute every chapter at its published parameters (book/params/*.yaml), reading stored results,
+# one progress bar per chapter; each kernel's own log goes to book/chapters/NAME.log (VERBOSE=1: the terminal).
 # The executed chapters go to book/chapters/ (not tracked); the sources in notebooks/ keep quick outputs.
 notebooks: data
-	mkdir -p book/chapters
-	for nb in $(NOTEBOOKS); do \
-	  $(VENV)/bin/papermill --cwd notebooks -f book/params/$$nb.yaml notebooks/$$nb.ipynb book/chapters/$$nb.ipynb || exit 1; \
-	done
+	$(PY) scripts/execute_chapters.py $(NOTEBOOKS)
 
 book: notebooks
-	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going $(if $(filter-out 0,$(VERBOSE)),,--quiet)
 	@echo "book: open _build/html/index.html"
 
-# Unit tests, papermill runs of every notebook at quick parameters, the strict book build,
-# then nbval on the committed notebooks; quick runs use a throw-away results store.
-test: data
-	$(VENV)/bin/pytest -q tests
+# Unit tests, papermill runs of every notebook at quick parameters, the strict book build of those
+# (tests/test_notebooks.py), nbval on the committed notebooks, then the published book built by
+# `make book` and opened page by page in headless Chromium. Quick runs use a throw-away results store.
+test: data browser-deps
+	$(VENV)/bin/pytest -q tests --ignore=tests/browser
 	LTH_RESULTS_DIR=$$(mktemp -d) $(VENV)/bin/pytest -q --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
+	$(MAKE) --no-print-directory book
+	$(MAKE) --no-print-directory browser-test
+
+# Headless Chromium from Debian (no browser download) driven by Selenium, for tests/browser.
+CHROMIUM ?= /usr/bin/chromium
+CHROMEDRIVER ?= /usr/bin/chromedriver
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser-deps: $(STAMP)
+	@test -x $(CHROMIUM) -a -x $(CHROMEDRIVER) || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	@$(PY) -c "import selenium" 2>/dev/null || $(PY) -m pip install --quiet -c requirements.txt "selenium==4.50.0"
+
+# Serve _build/html on localhost and load every page in Chromium (built by `make book` if missing);
+# screenshots in _build/screenshots/, external links or assets that fail are listed, not failed.
+browser-test: browser-deps
+	@test -f _build/html/index.html || $(MAKE) --no-print-directory book
+	CHROMIUM=$(CHROMIUM) CHROMEDRIVER=$(CHROMEDRIVER) $(VENV)/bin/pytest -q -p no:cacheprovider tests/browser
 
 sweep-seed: data
 	scripts/seed_sweep.sh 10
