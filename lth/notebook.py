@@ -36,12 +36,64 @@ def check_parameters(namespace: dict, schema: dict) -> types.SimpleNamespace:
     return types.SimpleNamespace(**values)
 
 
-def show_table(frame) -> None:
-    """Display ``frame`` with every cell in full: pandas otherwise cuts text at 50 characters,
-    which turns a table of claims into a table of "All pruned models beat the dense one...".
+def format_table(frame, percent=(), digits: int = 4, missing: str = "–"):
+    """``frame`` as text for reading: missing values (``NaN``, ``<NA>``) as ``missing``, the columns
+    named in ``percent`` (fractions) as percentages with two decimals, other floats to ``digits``
+    significant figures without exponents below ``10**digits``, large integers with thousands separators.
+    """
+    import math
+
+    import pandas as pd
+
+    unknown = sorted(set(percent) - set(frame.columns))
+    if unknown:
+        raise ValueError(f"percent columns {unknown} are not in the table; its columns: {list(frame.columns)}")
+
+    def cell(value, as_percent):
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+            return missing
+        if as_percent and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return f"{value:.2%}"
+        if isinstance(value, float):
+            return f"{value:,.0f}" if abs(value) >= 10 ** digits else f"{value:.{digits}g}"
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{value:,}"
+        return str(value)
+
+    text = frame.astype(object).copy()
+    for column in frame.columns:
+        as_percent = column in percent
+        text[column] = [cell(v.item() if hasattr(v, "item") else v, as_percent) for v in frame[column]]
+    return text
+
+
+class _Table:
+    """A formatted table: HTML (with a caption) in the book, plain text elsewhere."""
+
+    def __init__(self, text, caption):
+        from html import escape
+
+        self.text, self.caption = text, caption
+        html = text.to_html(border=0, escape=True)
+        if caption:
+            start = html.index(">") + 1
+            html = f"{html[:start]}\n  <caption>{escape(caption)}</caption>{html[start:]}"
+        self.html = html
+
+    def _repr_html_(self):
+        return self.html
+
+    def __repr__(self):
+        return (f"{self.caption}\n" if self.caption else "") + self.text.to_string()
+
+
+def show_table(frame, caption: str | None = None, percent=(), digits: int = 4, missing: str = "–") -> None:
+    """Display ``frame`` for reading (see :func:`format_table`), with ``caption`` above it and every
+    cell in full: pandas otherwise cuts text at 50 characters, which turns a table of claims into a
+    table of "All pruned models beat the dense one...".
     """
     import pandas as pd
     from IPython.display import display
 
     with pd.option_context("display.max_colwidth", None):
-        display(frame)
+        display(_Table(format_table(frame, percent, digits, missing), caption))
