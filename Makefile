@@ -15,11 +15,16 @@ export TF_CPP_MIN_LOG_LEVEL := $(if $(filter-out 0,$(VERBOSE)),0,3)
 .PHONY: book test setup data legacy-env notebooks html test-unit test-notebooks test-book clean sweep-seed figures \
 	browser-deps browser-test
 
+# requirements.txt is a lock file (every package pinned) made from requirements.in. After editing requirements.in,
+# regenerate it with pip-tools from a scratch venv (not .venv):
+#   python3.11 -m venv /tmp/piptools && /tmp/piptools/bin/pip install pip-tools
+#   /tmp/piptools/bin/pip-compile --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+#     --no-emit-trusted-host --annotation-style=line --output-file requirements.txt requirements.in
 setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet pip==26.3
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
