@@ -16,6 +16,7 @@ import contextlib
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import papermill
@@ -65,6 +66,8 @@ def execute(name: str, verbose: bool) -> float:
 
 def main(names: list[str]) -> int:
     verbose = os.environ.get("VERBOSE", "") not in ("", "0")
+    if not verbose:  # nbformat's notice about notebooks saved without cell ids concerns their authors, not a build
+        warnings.filterwarnings("ignore", message="Cell is missing an id field")
     total = time.time()
     for number, name in enumerate(names, 1):
         print(f"[{number}/{len(names)}] {name}: notebooks/{name}.ipynb with book/params/{name}.yaml", flush=True)

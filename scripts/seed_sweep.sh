@@ -28,8 +28,11 @@ if [ ! -d "$snapshot" ]; then
   git worktree add --detach --force "$snapshot" HEAD > /dev/null
 fi
 cd "$snapshot"
+# TensorFlow's C++ log stays out of the log file (scripts/tf_log_filter.sh); VERBOSE=1 keeps it.
+log_level=3; if [ -n "${VERBOSE:-}" ] && [ "$VERBOSE" != 0 ]; then log_level=0; fi
 PYTHONPATH="$snapshot" LTH_RESULTS_DIR="$root/results" LTH_DATA_DIR="$root/data" \
-  nohup "$root/.venv/bin/python" -m lth sweep-seed --trials "${1:-10}" --epochs 500 \
+  TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-$log_level}" \
+  nohup sh -c '"$@" 2>&1 | "$0"' "$root/scripts/tf_log_filter.sh" "$root/.venv/bin/python" -m lth sweep-seed --trials "${1:-10}" --epochs 500 \
     --dask local --workers "${WORKERS:-$(nproc)}" --trials-per-task 2 --group-size 4 \
   >> "$root/results/logs/seed_sweep.log" 2>&1 &
 echo "sweep started (pid $!) from $snapshot, log: results/logs/seed_sweep.log"

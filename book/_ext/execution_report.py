@@ -2,8 +2,8 @@
 
 The book does not execute notebooks itself (``make notebooks`` runs them with papermill), so
 Jupyter Book's own execution table would be empty; this one reads papermill's metadata from
-the executed notebooks instead: run time, when it ended, the parameters it was given, and
-whether it raised. The page is re-read whenever one of those notebooks changes.
+the executed notebooks instead: run time, when it ended, whether it raised, and
+the parameters it was given. The page is re-read whenever one of those notebooks changes.
 """
 import json
 from datetime import datetime
@@ -55,7 +55,8 @@ class ExecutionReport(SphinxDirective):
         docnames += sorted(str(p.relative_to(source_dir).with_suffix(""))
                            for p in (source_dir / folder).glob("*.ipynb")
                            if str(p.relative_to(source_dir).with_suffix("")) not in docnames)
-        lines = ["| chapter | run time | ended | parameters | outcome |", "| --- | --- | --- | --- | --- |"]
+        lines = ["| chapter | run time | finished | outcome |", "| --- | ---: | --- | --- |"]
+        parameters = ["", "Parameters given to each chapter:", ""]
         total = 0.0
         for docname in docnames:
             path = source_dir / f"{docname}.ipynb"
@@ -68,10 +69,12 @@ class ExecutionReport(SphinxDirective):
             outcome = "raised an error" if meta.get("exception") else "ran to the end"
             title = _title(notebook, Path(docname).name).replace("|", "\\|")
             lines.append(f"| {{doc}}`{title} </{docname}>` | {_duration(meta.get('duration'))} "
-                         f"| {_ended(meta.get('end_time'))} | {_parameters(meta.get('parameters'))} | {outcome} |")
+                         f"| {_ended(meta.get('end_time'))} | {outcome} |")
+            parameters.append(f"- {{doc}}`{title} </{docname}>`: {_parameters(meta.get('parameters'))}")
         if len(lines) == 2:
             return [nodes.paragraph(text=f"No executed notebooks in {folder}/: run `make notebooks` first.")]
-        lines.append(f"| **all chapters** | **{_duration(total)}** | | | |")
+        lines.append(f"| **all chapters** | **{_duration(total)}** | | |")
+        lines += parameters
         container = nodes.container(classes=["execution-report"])
         self.state.nested_parse(StringList(lines), self.content_offset, container)
         return [container]
