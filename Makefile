@@ -53,6 +53,10 @@ notebooks: data
 	$(PY) scripts/execute_chapters.py $(NOTEBOOKS)
 
 book: notebooks
+	@$(MAKE) --no-print-directory html
+
+# The HTML from the chapters already executed in book/chapters/ (after re-running some of them).
+html:
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going $(if $(filter-out 0,$(VERBOSE)),,--quiet)
 	@echo "book: open _build/html/index.html"
 

@@ -9,8 +9,9 @@ every cell. The tags follow from each code cell's content alone:
   book's execution report lists each chapter's parameters), a cell whose statements are all
   imports, and a cell whose statements are all ``glue(...)`` calls (glued values still reach
   the prose: myst-nb reads them from the whole notebook);
-* ``hide-input``: any other cell that starts with an import (the chapter's set-up): its code
-  sits behind a "Show code" toggle, its outputs stay.
+* ``hide-input``: the chapter's set-up, a cell that starts with imports and checks the parameters
+  (calls ``check_parameters``): its code sits behind a "Show code" toggle, its outputs stay.
+  A cell of the chapter's argument that merely starts with an import is left as it is.
 
 The script owns those two tags on code cells: it adds them where the content calls for them
 and drops them where it no longer does, so running it again changes nothing, and a cell that
@@ -45,6 +46,11 @@ def _is_glue_call(statement: ast.stmt) -> bool:
             and isinstance(statement.value.func, ast.Name) and statement.value.func.id == "glue")
 
 
+def _calls(statements: list[ast.stmt], name: str) -> bool:
+    return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
+               for statement in statements for node in ast.walk(statement))
+
+
 def wanted_tag(cell: dict) -> str | None:
     """The managed tag ``cell`` should carry (one of :data:`MANAGED`), or None."""
     if cell.get("cell_type") != "code":
@@ -57,7 +63,7 @@ def wanted_tag(cell: dict) -> str | None:
         return None
     if all(_is_import(s) for s in statements) or all(_is_glue_call(s) for s in statements):
         return "remove-cell"
-    if _is_import(statements[0]):
+    if _is_import(statements[0]) and _calls(statements, "check_parameters"):
         return "hide-input"
     return None
 

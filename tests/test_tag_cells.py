@@ -18,6 +18,7 @@ CELLS = {  # name: (source, tags before, tags wanted)
     "imports": ("import pandas as pd\nfrom myst_nb import glue\n", [], ["remove-cell"]),
     "glue": ('glue("a", 1, display=False)\nglue("b", f"{x:.2%}", display=False)', None, ["remove-cell"]),
     "setup": ("import pandas as pd\n\nP = check_parameters(globals(), {})\nglue('n', 3)", [], ["hide-input"]),
+    "late import": ("from lth.seed import screen\n\nrows = screen.stored()\nrows", [], []),
     "plot": ("fig, ax = plt.subplots()\nglue('fig', fig, display=False)", ["remove-output"], ["remove-output"]),
     "stale": ("frame = load()\nframe", ["remove-cell", "hide-input"], []),
     "magic": ("%matplotlib inline\nimport numpy", [], []),
