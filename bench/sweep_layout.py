@@ -36,11 +36,12 @@ OUT = ROOT / "results" / "bench" / "sweep_layout.json"
 def child(epochs: int, networks: int) -> None:
     """Train ``networks`` trials' pruning networks together for ``epochs`` epochs; print seconds per epoch after the first."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    from lth import seed_protocol, training
-    from lth.experiments import load_data
+    from lth import training
+    from lth.jobs import load_data
+    from lth.seed import protocol as seed_protocol
     from lth.store import ResultsStore
 
-    jobs = [seed_protocol._job("faithful", "pruning", trial, epochs, 0.5, None, ResultsStore(os.devnull))
+    jobs = [seed_protocol.job(seed_protocol.describe("faithful", "pruning", trial, epochs, 0.5), ResultsStore(os.devnull))
             for trial in range(networks)]
     data = load_data(jobs[0].data)
     marks = []

@@ -6,6 +6,9 @@
     python -m lth sweep-seed --trials 5       # the seed paper's experiment (resumes)
     python -m lth figures                     # regenerate results/figures/*.csv
     python -m lth check-results               # verify the results store
+    python -m lth migrate-store               # rewrite runs stored in an older config shape
+    python -m lth verify --sample 3           # re-train 3 stored runs; do they agree bit for bit?
+    python -m lth seed-screen                 # the seed-fidelity screen (make legacy-env first)
 """
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ def _load_config_file(path):
 def _run(args):
     from tqdm import tqdm
 
-    from lth import experiments
+    from lth import experiments, jobs
     from lth.hparams import DatasetHparams, ModelHparams, PruningHparams, TrainingHparams
 
     file_values = _load_config_file(args.config) if args.config else {}
@@ -81,7 +84,7 @@ def _run(args):
         bar.write(message)
 
     if experiment == "train":
-        runs = experiments.run_jobs([experiments.train_job(hp["dataset"], hp["model"], hp["training"], seed)],
+        runs = jobs.run_jobs([experiments.train_job(hp["dataset"], hp["model"], hp["training"], seed)],
                                     progress=progress)
     else:
         lottery = experiments.Lottery(hp["dataset"], hp["model"], hp["training"], hp["pruning"], seed)
@@ -95,13 +98,13 @@ def _run(args):
 
 
 def _sweep_seed(args):
-    from lth import seed_protocol
+    from lth.seed import protocol as seed_protocol
 
     densities = [float(d) for d in args.densities.split(",")] if args.densities else seed_protocol.DENSITIES
     protocols = args.protocols.split(",") if args.protocols else seed_protocol.PROTOCOLS
     client = None
     if args.dask:
-        from lth.experiments import dask_client
+        from lth.jobs import dask_client
 
         client = dask_client(args.dask, workers=args.workers)
         print(f"dispatching to Dask: {client}", flush=True)
@@ -111,7 +114,9 @@ def _sweep_seed(args):
 
 
 def _sweep_status(args):
-    from lth import analysis, figures, seed_protocol
+    from lth import analysis, figures
+    from lth.seed import protocol as seed_protocol
+    from lth.seed import report
 
     trials = range(args.trials)
     runs = seed_protocol.stored_runs(seed_protocol.PROTOCOLS, seed_protocol.DENSITIES, range(max(args.trials, 10)),
@@ -120,7 +125,7 @@ def _sweep_status(args):
     print(f"trials stored per cell ({args.epochs} epochs, batch {seed_protocol.BATCH_SIZE}):")
     print(table.astype("Int64").to_string())
     complete = int((table >= args.trials).sum().sum())
-    hours, missing = seed_protocol.remaining_hours(runs, trials=trials)
+    hours, missing = report.remaining_hours(runs, trials=trials)
     cost = (f"about {hours:.1f} machine-hours at the stored runs' mean cost" if runs
             else "no stored run yet to estimate their cost by")
     print(f"{complete} of {int(table.notna().sum().sum())} cells hold {args.trials} trials or more; "
@@ -133,16 +138,16 @@ def _seed_screen(args):
     environments = tuple(args.environments.split(","))
     for environment in environments:
         screen.python_for(environment)
-    configs = screen.plan(trials=range(args.trials), environments=environments, pruning_epochs=args.pruning_epochs)
+    descs = screen.plan(trials=range(args.trials), environments=environments, pruning_epochs=args.pruning_epochs)
     if args.dry_run:
         from lth.store import ResultsStore
 
         store = ResultsStore()
-        for cfg in configs:
-            state = "stored" if store.load(screen.KIND, cfg) else "to train"
-            print(f"{state:>8}  {screen.describe(cfg)}")
+        for desc in descs:
+            state = "stored" if store.load(desc.kind, desc.to_dict()) else "to train"
+            print(f"{state:>8}  {screen.label(desc)}")
         return
-    screen.run(configs, progress=lambda msg: print(msg, flush=True))
+    screen.run(descs, progress=lambda msg: print(msg, flush=True))
 
 
 def _figures(args):
@@ -150,6 +155,21 @@ def _figures(args):
 
     for path in figures.write_seed_figure_data(epochs=args.epochs):
         print(f"wrote {path}")
+
+
+def _migrate_store(args):
+    from lth import migration
+    from lth.store import ResultsStore
+
+    migration.migrate(ResultsStore(args.root) if args.root else ResultsStore())
+
+
+def _verify(args):
+    from lth import verify
+    from lth.store import ResultsStore
+
+    verify.verify(args.sample, ResultsStore(args.root) if args.root else ResultsStore(), seed=args.seed,
+                  progress=lambda msg: print(msg, flush=True))
 
 
 def _check_results(args):
@@ -161,7 +181,9 @@ def _check_results(args):
                 if f.is_dir() and not f.name.startswith("."))
     for problem in problems:
         print(f"PROBLEM: {problem}")
-    print(f"checked {count} stored runs under {store.root}: {len(problems)} problems")
+    unknown = store.engine_unknown()
+    print(f"checked {count} stored runs under {store.root}: {len(problems)} problems; "
+          f"{len(unknown)} runs engine unknown (stored before runs recorded engine, group size and native ops)")
     if problems:
         sys.exit(1)
 
@@ -224,6 +246,17 @@ def build_parser():
     figs = sub.add_parser("figures", help="regenerate results/figures/seed-fig6.csv and seed-fig7.csv")
     figs.add_argument("--epochs", type=int, default=500)
     figs.set_defaults(func=_figures)
+
+    migrate = sub.add_parser("migrate-store", help="rewrite stored runs whose configs predate lth.runs (never retrains)")
+    migrate.add_argument("--root", help="runs folder (default results/runs)")
+    migrate.set_defaults(func=_migrate_store)
+
+    ver = sub.add_parser("verify", help="re-train N stored runs, drawn at random, in a scratch store; "
+                                        "report how many agree bit for bit")
+    ver.add_argument("--sample", type=int, default=1, help="how many runs (default 1)")
+    ver.add_argument("--seed", type=int, default=0, help="seed of the random draw (default 0)")
+    ver.add_argument("--root", help="runs folder (default results/runs)")
+    ver.set_defaults(func=_verify)
 
     check = sub.add_parser("check-results", help="verify every stored run; non-zero exit on a problem")
     check.add_argument("--root", help="runs folder (default results/runs)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from lth import paths
+from lth.seed.schedule import STEPS_PER_EPOCH
 from lth.store import ResultsStore
 
 FIG6_COLUMNS = ["protocol", "model", "density", "trial", "test_accuracy"]
@@ -17,13 +18,13 @@ FIG7_COLUMNS = ["protocol", "model", "trial", "epoch", "val_accuracy"]
 
 def seed_runs(store: ResultsStore | None = None, epochs: int = 500, subset=None, batch_size: int | None = None) -> list:
     """Stored runs of the seed's experiment at this scale and batch size (default: the authors' 600)."""
-    from lth.seed_protocol import BATCH_SIZE
+    from lth.seed.protocol import BATCH_SIZE
 
     store = store or ResultsStore()
     batch_size = BATCH_SIZE if batch_size is None else batch_size
     if not (store.root / "seed_protocol").exists():
         return []
-    return [run for run in store.runs("seed_protocol") if run.config["epochs"] == epochs
+    return [run for run in store.runs("seed_protocol") if run.config["training"]["iterations"] == epochs * STEPS_PER_EPOCH
             and run.config["dataset"].get("subset") == subset and run.config["training"]["batch_size"] == batch_size]
 
 
@@ -39,18 +40,18 @@ def seed_fig6(runs) -> pd.DataFrame:
 def seed_fig7(runs, density: float = 0.5) -> pd.DataFrame:
     """Validation accuracy per epoch of the runs at ``density`` and the dense ones.
 
-    Unpruned twins (:func:`lth.seed_protocol.unpruned_control`) count as model
-    ``unpruned`` at the density of the pruning network they shadow.
+    Controls (:mod:`lth.seed.controls`) count as their control's name (``unpruned``,
+    ``keras_fit``) at the density of the pruning network they shadow.
     """
     rows = []
     for r in runs:
-        model = r.config.get("role", r.config.get("control"))
-        if r.config.get("density", r.config.get("twin_of_density")) not in (None, density):
+        model = r.config["control"] if "control" in r.config else r.config["role"]
+        if r.config["density"] not in (None, density):
             continue
         history = r.result["history"]
         for iteration, accuracy in zip(history["iteration"], history["val_accuracy"]):
             rows.append({"protocol": r.config["protocol"], "model": model, "trial": r.config["trial"],
-                         "epoch": iteration // 100, "val_accuracy": accuracy})
+                         "epoch": iteration // STEPS_PER_EPOCH, "val_accuracy": accuracy})
     frame = pd.DataFrame(rows, columns=FIG7_COLUMNS).astype(
         {"protocol": str, "model": str, "trial": int, "epoch": int, "val_accuracy": float})
     return frame.sort_values(["protocol", "model", "trial", "epoch"], ignore_index=True)
@@ -66,6 +67,16 @@ def write_seed_figure_data(store: ResultsStore | None = None, epochs: int = 500)
         frame.to_csv(folder / name, index=False)
         out.append(folder / name)
     return out
+
+
+def published_fig6() -> pd.DataFrame:
+    """The seed's Fig. 6 as published, digitised (``model,density,stat,value``; book/published_figures.md)."""
+    return pd.read_csv(paths.published_root() / "published-fig6.csv")
+
+
+def published_fig7() -> pd.DataFrame:
+    """The seed's Fig. 7 as published, digitised (``panel,model,epoch,test_accuracy``)."""
+    return pd.read_csv(paths.published_root() / "published-fig7.csv")
 
 
 def lottery_frame(runs) -> pd.DataFrame:

@@ -150,9 +150,6 @@ class TrainingHparams(Hparams):
         _positive(self, "warmup_iterations", "momentum", allow_zero=True)
 
 
-MASK_MODES = ("fixed", "tfmot_schedule")
-
-
 @dataclass(frozen=True)
 class PruningHparams(Hparams):
     criterion: str = _help("Mask criterion: large_final is magnitude pruning; Zhou et al.'s criteria; "

@@ -21,6 +21,11 @@ def figures_root() -> Path:
     return results_root() / "figures"
 
 
+def published_root() -> Path:
+    """Numbers read off the published papers' figures: part of the repository, whatever the results store."""
+    return REPO_ROOT / "results" / "figures"
+
+
 def bench_root() -> Path:
     return results_root() / "bench"
 

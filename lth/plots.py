@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
-import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from lth.seed.schedule import STEPS_PER_EPOCH
+
+EPOCH_LABEL = f"epoch ({STEPS_PER_EPOCH} steps)"
 MODEL_ORDER = ["pruning", "ticket", "random"]
 MODEL_LABELS = {"dense": "dense original", "pruning": "pruning network", "ticket": "lottery ticket (original init)",
                 "random": "random re-initialisation", "random_reinit": "random re-initialisation",
@@ -37,11 +39,13 @@ def _axis(ax):
     return ax
 
 
-def seed_fig6(frame: pd.DataFrame, protocol: str, ax=None, models=MODEL_ORDER):
+def seed_fig6(frame: pd.DataFrame, protocol: str, ax=None, models=MODEL_ORDER, published: pd.DataFrame | None = None):
     """Boxplots of test accuracy per density with every trial as a dot, the dense model's mean ± std as a band.
 
     ``models`` picks the boxes (default all three); leaving the pruning network out lets
     the axis zoom in on the retrained models when the pruning networks lie far below them.
+    ``published`` (:func:`lth.figures.published_fig6`) marks each box's published median
+    (a white diamond) and draws the published dense mean as a dashed line.
     """
     ax = _axis(ax)
     part = frame[frame.protocol == protocol]
@@ -59,6 +63,8 @@ def seed_fig6(frame: pd.DataFrame, protocol: str, ax=None, models=MODEL_ORDER):
         mean, std = dense.mean(), dense.std(ddof=1) if len(dense) > 1 else 0.0
         ax.axhspan(mean - std, mean + std, color="grey", alpha=0.25, label=f"dense original, mean ± std (n={len(dense)})")
         ax.axhline(mean, color="grey", lw=1)
+    if published is not None:
+        _mark_published_medians(ax, published, order, models)
     which = "" if list(models) == list(MODEL_ORDER) else f", {' and '.join(models)} only"
     ax.set(title=f"Test accuracy after (re)training, {protocol} protocol{which}", xlabel="density of fc1 + fc2 (%)",
            ylabel="test accuracy")
@@ -66,16 +72,67 @@ def seed_fig6(frame: pd.DataFrame, protocol: str, ax=None, models=MODEL_ORDER):
     return ax
 
 
-def seed_fig7(frame: pd.DataFrame, protocol: str, trial: int, pruning_epochs=None, ax=None):
-    """Validation accuracy per epoch of the four models at 50 % density for one trial."""
+def _mark_published_medians(ax, published: pd.DataFrame, order: list, models) -> None:
+    """The published Fig. 6 medians on our boxes (seaborn places hue boxes evenly in 0.8 of a slot)."""
+    medians = published[published.stat == "median"]
+    width = 0.8 / len(models)
+    for i, model in enumerate(models):
+        xs, ys = [], []
+        for slot, label in enumerate(order):
+            value = medians[(medians.model == model) & ((medians.density * 100).round(1).astype(str) == label)].value
+            if len(value):
+                xs.append(slot - 0.4 + width * (i + 0.5))
+                ys.append(float(value.iloc[0]))
+        ax.scatter(xs, ys, marker="D", s=28, color="white", edgecolor="black", zorder=5,
+                   label="published median (Havinga & Sawhney)" if i == 0 else None)
+    dense = published[(published.model == "dense") & (published.stat == "mean")].value
+    if len(dense):
+        ax.axhline(float(dense.iloc[0]), color="black", ls="--", lw=1, label="published dense mean")
+
+
+def seed_fig7(frame: pd.DataFrame, protocol: str, trial: int, pruning_epochs=None, ax=None,
+              published: pd.DataFrame | None = None):
+    """Validation accuracy per epoch of the four models at 50 % density for one trial; ``published``
+    (:func:`lth.figures.published_fig7`) draws the published curves of panel a behind, dashed."""
     ax = _axis(ax)
+    if published is not None:
+        _published_curves(ax, published[published.panel == "a"])
     part = frame[(frame.protocol == protocol) & (frame.trial == trial)].copy()
     part["model"] = part.model.map(MODEL_LABELS)
     sns.lineplot(data=part, x="epoch", y="val_accuracy", hue="model", ax=ax, lw=1)
     _mark_pruning_steps(ax, pruning_epochs)
     ax.set(title=f"Validation accuracy while training at 50 % density ({protocol}, trial {trial})",
-           xlabel="epoch (100 steps)", ylabel="validation accuracy")
+           xlabel=EPOCH_LABEL, ylabel="validation accuracy")
     ax.legend(fontsize=8)
+    return ax
+
+
+def _published_curves(ax, published: pd.DataFrame, models=MODEL_ORDER) -> None:
+    for model in models:
+        part = published[published.model == model]
+        if len(part):
+            ax.plot(part.epoch, part.test_accuracy, ls="--", lw=1, color=MODEL_COLORS[MODEL_LABELS[model]], alpha=0.8,
+                    label=f"published: {MODEL_LABELS[model]}")
+
+
+def screen_curves(curves: pd.DataFrame, published: pd.DataFrame, ax=None):
+    """The screen's pruning networks per cell (median over trials, each trial faint) over the two
+    published Fig. 7 pruning curves (black)."""
+    ax = _axis(ax)
+    for panel, style in (("a", "-"), ("b", ":")):
+        part = published[(published.panel == panel) & (published.model == "pruning")]
+        ax.plot(part.epoch, part.test_accuracy, color="black", ls=style, lw=1.5, label=f"published Fig. 7{panel}")
+    pruning = curves[curves.role == "pruning"].copy()
+    if len(pruning):
+        pruning["cell"] = (pruning.environment + ", lr " + pruning.learning_rate.astype(str) + ", batch "
+                           + pruning.batch)
+        sns.lineplot(data=pruning, x="epoch", y="test_accuracy", hue="cell", estimator="median", errorbar=None,
+                     lw=1.2, ax=ax)
+        sns.lineplot(data=pruning, x="epoch", y="test_accuracy", hue="cell", units="trial", estimator=None,
+                     lw=0.5, alpha=0.3, legend=False, ax=ax)
+    ax.set(title="50 % pruning network, first 150 epochs: the screen's cells against the published curves",
+           xlabel=EPOCH_LABEL, ylabel="test accuracy", ylim=(0.95, 1.0), xlim=(0, 150))
+    ax.legend(loc="lower right", fontsize=7)
     return ax
 
 
@@ -85,7 +142,7 @@ def control_curves(frame: pd.DataFrame, pruning_epochs=None, ax=None):
     sns.lineplot(data=frame, x="epoch", y="val_accuracy", hue="trained_by", lw=1, ax=ax)
     _mark_pruning_steps(ax, pruning_epochs)
     ax.set(title="Faithful pruning network at 50 % density, trial 0: lth against Keras fit",
-           xlabel="epoch (100 steps)", ylabel="validation (= test) accuracy")
+           xlabel=EPOCH_LABEL, ylabel="validation (= test) accuracy")
     ax.legend(fontsize=8)
     return ax
 
@@ -99,7 +156,7 @@ def batch_comparison(frame: pd.DataFrame, pruning_epochs=None, ax=None):
                  ax=ax)
     _mark_pruning_steps(ax, pruning_epochs)
     ax.set(title="Pruning network at 50 % density, faithful protocol: batch 32 against 600",
-           xlabel="epoch (100 steps)", ylabel="validation (= test) accuracy")
+           xlabel=EPOCH_LABEL, ylabel="validation (= test) accuracy")
     ax.legend(fontsize=8)
     return ax
 
@@ -113,7 +170,7 @@ def unpruned_comparison(frame: pd.DataFrame, protocol: str, pruning_epochs=None,
                  hue_order=[MODEL_LABELS["pruning"], MODEL_LABELS["unpruned"]], ax=ax)
     _mark_pruning_steps(ax, pruning_epochs)
     ax.set(title=f"50 % density, {protocol} protocol: pruning network against its unpruned twin",
-           xlabel="epoch (100 steps)", ylabel="validation accuracy")
+           xlabel=EPOCH_LABEL, ylabel="validation accuracy")
     ax.legend(fontsize=8)
     return ax
 
@@ -158,13 +215,6 @@ def bars(frame: pd.DataFrame, x: str, y: str, hue: str | None, title: str, xlabe
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.tick_params(axis="x", rotation=30)
     return ax
-
-
-def pruning_epochs(epochs: int, steps_per_epoch: int = 100) -> list:
-    """Epochs at which the seed's schedule prunes (20 % to 60 % of training, every 2 %)."""
-    total = epochs * steps_per_epoch
-    begin, end, every = np.floor(0.2 * total), np.floor(0.6 * total), max(1, int(np.floor(0.02 * total)))
-    return [step / steps_per_epoch for step in np.arange(begin, end + 1, every)]
 
 
 def ticket_vs_random(frame: pd.DataFrame, title: str, ax=None):

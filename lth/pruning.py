@@ -5,7 +5,7 @@ A model is "wrapped" when its prunable layers are TF-MOT
 ``PruneLowMagnitude`` wrappers; its masks are then TF-MOT's mask variables.
 Three ways a wrapped model can treat its masks while training:
 
-* a TF-MOT schedule (``polynomial_decay``, ``constant_sparsity``) recomputes
+* a TF-MOT schedule (``polynomial_decay``) recomputes
   the masks from weight magnitudes when it fires;
 * ``FixedMask`` never fires: the masks you assign stay, and the trainer
   re-applies them after every step so pruned weights stay exactly zero.
@@ -57,18 +57,6 @@ def polynomial_decay(final_density, *, begin_step, end_step, frequency, initial_
     return sparsity_api.PolynomialDecay(
         initial_sparsity=1.0 - check_density(initial_density), final_sparsity=1.0 - check_density(final_density),
         begin_step=int(begin_step), end_step=int(end_step), frequency=int(frequency), power=power)
-
-
-def constant_sparsity(density, *, begin_step=0, frequency=100):
-    return sparsity_api.ConstantSparsity(1.0 - check_density(density), begin_step=int(begin_step),
-                                         frequency=int(frequency))
-
-
-def seed_schedule(final_density, total_steps, initial_density=1.0):
-    """The seed authors' schedule: prune from 20 % to 60 % of training, every 2 % of the steps."""
-    return polynomial_decay(final_density, initial_density=initial_density,
-                            begin_step=np.floor(0.2 * total_steps), end_step=np.floor(0.6 * total_steps),
-                            frequency=max(1, int(np.floor(0.02 * total_steps))))
 
 
 # ------------------------------------------------------------------ wrapping
@@ -153,17 +141,6 @@ def set_masks(model, masks: dict) -> None:
             raise ValueError(f"mask for {name} has shape {np.shape(masks[name])}, expected {tuple(mask.shape)}")
         mask.assign(np.asarray(masks[name], dtype=np.float32))
         weight.assign(weight.numpy() * np.asarray(masks[name], dtype=np.float32))
-
-
-def apply_masks(model) -> None:
-    """Zero every pruned weight (TF-MOT's weight-mask op), eagerly."""
-    for wrapper in wrappers(model).values():
-        wrapper.pruning_obj.weight_mask_op()
-
-
-def strip(model):
-    """The plain Keras model with pruned weights at zero (TF-MOT ``strip_pruning``)."""
-    return sparsity_api.strip_pruning(model)
 
 
 def sparsity_report(model) -> list[dict]:

@@ -29,6 +29,9 @@ import numpy as np
 from lth import paths
 
 SCHEMA_VERSION = 1
+# 2: a run records how it was computed (ENGINE_FIELDS); runs stored before say nothing of it
+PROVENANCE_VERSION = 2
+ENGINE_FIELDS = ("engine", "group_size", "native_ops")
 RUN_FILE = "run.json"
 ARRAYS_FILE = "arrays.npz"
 HASH_LENGTH = 16
@@ -97,7 +100,7 @@ def provenance(seed=None, wall_time_s=None) -> dict:
         except metadata.PackageNotFoundError:
             versions[package] = None
     return {
-        **code_version(),
+        **code_version(), "provenance_version": PROVENANCE_VERSION,
         "packages": versions, "python": sys.version.split()[0],
         "seed": seed, "wall_time_s": None if wall_time_s is None else round(float(wall_time_s), 3),
         "host_cpu": _cpu(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
@@ -225,12 +228,31 @@ class ResultsStore:
                 for key in ("git_commit", "packages", "seed", "wall_time_s", "host_cpu"):
                     if key not in run.provenance:
                         problems.append(f"{folder}: provenance lacks {key!r}")
+                if run.provenance.get("provenance_version", 1) >= 2:
+                    unrecorded = [k for k in ENGINE_FIELDS if run.provenance.get(k) is None]
+                    if unrecorded:
+                        problems.append(f"{folder}: a new run must record {unrecorded} in its provenance")
                 if (folder / ARRAYS_FILE).exists():
                     try:
                         run.arrays()
                     except StoreError as error:
                         problems.append(str(error))
         return problems
+
+    def engine_unknown(self) -> list[Path]:
+        """Runs stored before runs recorded their engine, group size and native ops: not guessed."""
+        unknown = []
+        for kind_dir in self._kind_dirs():
+            for folder in sorted(kind_dir.glob("*")):
+                if not folder.is_dir() or folder.name.startswith("."):
+                    continue
+                try:
+                    record = self.read(folder).provenance
+                except StoreError:  # check() reports it
+                    continue
+                if record.get("provenance_version", 1) < 2 and any(record.get(k) is None for k in ENGINE_FIELDS):
+                    unknown.append(folder)
+        return unknown
 
     def _kind_dirs(self) -> list[Path]:
         return sorted(p for p in self.root.glob("*") if p.is_dir() and not p.name.startswith("."))
@@ -241,6 +263,16 @@ class ResultsStore:
         (``git add -f`` its ``.pkl`` to carry a group in progress into another checkout: a fresh clone resumes it)."""
         key = hashlib.sha256("\n".join(f"{kind}/{config_hash(kind, config)}" for kind, config in members).encode())
         return self.root / CHECKPOINTS / f"{key.hexdigest()[:16]}.pkl"
+
+    def describe_checkpoint(self, path: Path, members: list[tuple[str, dict]] | None) -> None:
+        """Write beside a group's checkpoint which runs it trains (``<key>.json``), so that
+        ``migrate-store`` can re-key it when their configs change; ``members`` None removes it."""
+        sidecar = Path(path).with_suffix(".json")
+        if members is None:
+            sidecar.unlink(missing_ok=True)
+            return
+        sidecar.parent.mkdir(parents=True, exist_ok=True)
+        sidecar.write_text(canonical_json([{"kind": kind, "config": _to_jsonable(config)} for kind, config in members]))
 
     def clean_staging(self, min_age_s: float = 3600) -> int:
         """Remove temporary folders that interrupted writers left over ``min_age_s`` ago."""

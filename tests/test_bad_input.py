@@ -4,7 +4,9 @@ import sys
 
 import pytest
 
-from lth import data, experiments, models, pruning, seed_protocol
+from lth import data, experiments, jobs, models, pruning, runs
+from lth.seed import protocol as seed_protocol
+from lth.seed import screen
 from lth.hparams import DatasetHparams, ModelHparams, PruningHparams, TrainingHparams
 
 CASES = [
@@ -34,18 +36,25 @@ CASES = [
     (lambda: pruning.check_density(0), ValueError, "got 0"),
     (lambda: pruning.check_density("half"), TypeError, "half"),
     (lambda: pruning.score("biggest", None, None), ValueError, "biggest"),
-    (lambda: seed_protocol.config("sloppy", "ticket", 0, 500, 0.1), ValueError, "sloppy"),
-    (lambda: seed_protocol.config("faithful", "ticket", 0, 500, 2.0), ValueError, "2.0"),
-    (lambda: seed_protocol.config("faithful", "winner", 0, 500, 0.1), ValueError, "winner"),
-    (lambda: seed_protocol.config("faithful", "ticket", 0, -1, 0.1), ValueError, "-1"),
+    (lambda: seed_protocol.describe("sloppy", "ticket", 0, 500, 0.1), ValueError, "sloppy"),
+    (lambda: seed_protocol.describe("faithful", "ticket", 0, 500, 2.0), ValueError, "2.0"),
+    (lambda: seed_protocol.describe("faithful", "winner", 0, 500, 0.1), ValueError, "winner"),
+    (lambda: seed_protocol.describe("faithful", "ticket", 0, -1, 0.1), ValueError, "-1"),
     (lambda: experiments.Lottery(DatasetHparams(), ModelHparams(), TrainingHparams(), PruningHparams(), 0)
-     .config(-1, "ticket"), ValueError, "-1"),
+     .desc(-1, "ticket"), ValueError, "-1"),
     (lambda: experiments.Lottery(DatasetHparams(), ModelHparams(), TrainingHparams(), PruningHparams(), 0)
-     .config(1, "golden"), ValueError, "golden"),
-    (lambda: experiments.run_jobs([], group_size=0), ValueError, "group_size"),
-    (lambda: experiments.dask_client("local", workers=0), ValueError, "got 0"),
-    (lambda: seed_protocol.config("faithful", "ticket", 0, 500, 0.1, batch_size=-32), ValueError, "-32"),
-    (lambda: seed_protocol.config("faithful", "ticket", 0, 500, 0.1, batch_size=32.0), TypeError, "32.0"),
+     .desc(1, "golden"), ValueError, "golden"),
+    (lambda: jobs.run_jobs([], group_size=0), ValueError, "group_size"),
+    (lambda: jobs.dask_client("local", workers=0), ValueError, "got 0"),
+    (lambda: seed_protocol.describe("faithful", "ticket", 0, 500, 0.1, batch_size=-32), ValueError, "-32"),
+    (lambda: seed_protocol.describe("faithful", "ticket", 0, 500, 0.1, batch_size=32.0), TypeError, "32.0"),
+    (lambda: runs.from_stored("seed_protcol", {}), ValueError, "seed_protcol"),
+    (lambda: runs.SeedRun.from_dict({"protocol": "faithful", "epochs": 500}), ValueError, "epochs"),
+    (lambda: screen.describe("cloud", "dense", 0), ValueError, "cloud"),
+    (lambda: screen.describe("main", "pruning", 0, learning_rate=1), ValueError, "learning_rate"),
+    (lambda: screen.describe("main", "pruning", 0, fit_batch_size=0), ValueError, "fit_batch_size"),
+    (lambda: screen.describe("main", "pruning", 0, train_epochs=600), ValueError, "600"),
+    (lambda: screen.python_for("conda"), ValueError, "conda"),
 ]
 
 

@@ -4,7 +4,7 @@ import threading
 import numpy as np
 import pytest
 
-from lth import experiments, models, pruning, training
+from lth import experiments, jobs, models, pruning, runs, training
 from lth.hparams import DatasetHparams, ModelHparams, PruningHparams, TrainingHparams
 
 DATA = DatasetHparams(subset=1000, n_validation=1000)
@@ -59,20 +59,20 @@ def test_resume_recomputes_nothing(store, monkeypatch):
 def test_group_of_trials_equals_separate_runs(store, tmp_path):
     from lth.store import ResultsStore
 
-    grouped = experiments.run_jobs([experiments.train_job(DATA, ModelHparams("lenet300"), TRAIN, s)
+    grouped = jobs.run_jobs([experiments.train_job(DATA, ModelHparams("lenet300"), TRAIN, s)
                                     for s in (3, 4)], store, group_size=2)
-    alone = experiments.run_jobs([experiments.train_job(DATA, ModelHparams("lenet300"), TRAIN, 4)],
+    alone = jobs.run_jobs([experiments.train_job(DATA, ModelHparams("lenet300"), TRAIN, 4)],
                                  ResultsStore(tmp_path / "other"), group_size=1)
     assert grouped[1].result["test_accuracy"] == pytest.approx(alone[0].result["test_accuracy"], abs=2e-3)
 
 
 def test_derive_seed_is_stable():
-    assert experiments.derive_seed("a", 1) == experiments.derive_seed("a", 1) != experiments.derive_seed("a", 2)
+    assert runs.derive_seed("a", 1) == runs.derive_seed("a", 1) != runs.derive_seed("a", 2)
 
 
 def test_seed_sweep_keeps_protocols_side_by_side(store, monkeypatch):
     """Per trial: both dense models, then per density each protocol's pruning network and its retraining."""
-    from lth import seed_protocol
+    from lth.seed import protocol as seed_protocol
 
     order = []
     real = seed_protocol.run_jobs
@@ -101,7 +101,7 @@ def test_seed_sweep_keeps_protocols_side_by_side(store, monkeypatch):
 
 def test_seed_sweep_stacks_the_pruning_networks_of_a_task(store):
     """Two trials per task: their pruning networks train as one stack, then their four retrainings."""
-    from lth import seed_protocol
+    from lth.seed import protocol as seed_protocol
 
     runs = seed_protocol.run(["faithful"], [0.5], [0, 1], epochs=1, subset=1200, store=store, group_size=4,
                              trials_per_task=2)
@@ -119,12 +119,12 @@ def test_seed_sweep_stacks_the_pruning_networks_of_a_task(store):
 def test_seed_sweep_on_two_dask_workers_stores_every_run(store, tmp_path):
     """Two single-threaded local workers run independent tasks at once into one store."""
     pytest.importorskip("dask.distributed")
-    from lth import seed_protocol
+    from lth.seed import protocol as seed_protocol
     from lth.store import ResultsStore
 
     local = seed_protocol.run(["faithful"], [0.5, 0.2], [0], epochs=1, subset=1200, store=store)
     remote_store = ResultsStore(tmp_path / "dask")
-    client = experiments.dask_client("local", workers=2)
+    client = jobs.dask_client("local", workers=2)
     try:
         messages = []
         live = []  # messages forwarded as they happen arrive on the client's event-loop thread
@@ -149,14 +149,15 @@ def test_seed_sweep_on_two_dask_workers_stores_every_run(store, tmp_path):
 
 def test_keras_infers_the_seed_batch_size():
     """The authors' fit(steps_per_epoch=100) on 60,000 images without batch_size runs batches of 600."""
-    from lth import seed_protocol
+    from lth.seed import protocol as seed_protocol
 
     assert seed_protocol.keras_inferred_batch_size() == seed_protocol.BATCH_SIZE == 600
     assert seed_protocol.keras_inferred_batch_size(1000, 7) == 143
 
 
 def test_small_batch_runs_stay_out_of_the_figure_data(store):
-    from lth import figures, seed_protocol
+    from lth import figures
+    from lth.seed import protocol as seed_protocol
 
     seed_protocol.run(["faithful"], [], [0], epochs=1, subset=1200, store=store, batch_size=32)
     seed_protocol.run(["faithful"], [], [0], epochs=1, subset=1200, store=store)
@@ -170,13 +171,14 @@ def test_small_batch_runs_stay_out_of_the_figure_data(store):
 
 def test_keras_fit_control_of_the_pruning_network(store):
     """The authors' own training path (Keras fit + UpdatePruningStep), stored once, reaching the target density."""
-    from lth import seed_protocol
+    from lth.seed import controls
+    from lth.seed import protocol as seed_protocol
 
-    run = seed_protocol.keras_control(0.5, trial=0, epochs=2, subset=1200, store=store)
+    run = controls.keras_fit(0.5, trial=0, epochs=2, subset=1200, store=store)
     assert run.result["engine"] == "keras_fit"
     assert len(run.result["history"]["val_accuracy"]) == 2
     assert run.result["final_density"] == pytest.approx(0.5, abs=0.01)
-    assert seed_protocol.keras_control(0.5, trial=0, epochs=2, subset=1200, store=store).path == run.path
+    assert controls.keras_fit(0.5, trial=0, epochs=2, subset=1200, store=store).path == run.path
     lth_run = seed_protocol.run(["faithful"], [0.5], [0], epochs=2, subset=1200, store=store)
     pruned = [r for r in lth_run if r.config["role"] == "pruning"][0]
     assert pruned.result["final_density"] == pytest.approx(run.result["final_density"], abs=1e-6)
@@ -184,56 +186,57 @@ def test_keras_fit_control_of_the_pruning_network(store):
 
 def test_unpruned_twin_matches_the_pruning_network_until_pruning_begins(store):
     """Same initial weights and data order as the pruning network, all epochs, never pruned, stored once."""
-    from lth import seed_protocol
+    from lth.seed import controls
+    from lth.seed import protocol as seed_protocol
 
     epochs = 6  # pruning begins at 20 % of training, step 120: after the first evaluation (step 100)
-    twins = seed_protocol.unpruned_control("corrected", trials=[0], epochs=epochs, subset=1200, store=store)
-    assert len(twins) == 1 and twins[0].config["twin_of_density"] == 0.5
+    twins = controls.unpruned("corrected", trials=[0], epochs=epochs, subset=1200, store=store)
+    assert len(twins) == 1 and twins[0].config["density"] == 0.5
     history = twins[0].result["history"]
     assert len(history["val_accuracy"]) == epochs  # no early stopping
     pruned = [r for r in seed_protocol.run(["corrected"], [0.5], [0], epochs=epochs, subset=1200, store=store)
               if r.config["role"] == "pruning"][0]
     assert history["train_loss"][0] == pytest.approx(pruned.result["history"]["train_loss"][0], rel=1e-4)
     assert pruned.result["final_density"] == pytest.approx(0.5, abs=0.01)
-    again = seed_protocol.unpruned_control("corrected", trials=[0, 1], epochs=epochs, subset=1200, store=store,
+    again = controls.unpruned("corrected", trials=[0, 1], epochs=epochs, subset=1200, store=store,
                                            run_missing=False)
     assert [r.path for r in again] == [twins[0].path]  # trial 1 not stored, and not trained
     with pytest.raises(ValueError, match="unknown protocol 'faithfull'"):
-        seed_protocol.unpruned_control("faithfull", trials=[0], epochs=epochs, store=store)
+        controls.unpruned("faithfull", trials=[0], epochs=epochs, store=store)
 
 
 def test_compute_hours_prefers_cpu_time_over_wall_time():
     from types import SimpleNamespace
 
-    from lth import seed_protocol
+    from lth.seed import report
 
     paused = SimpleNamespace(provenance={"wall_time_s": 7200.0, "cpu_time_s": 1800.0, "cpu_count": 2, "group_size": 1})
     old = SimpleNamespace(provenance={"wall_time_s": 3600.0, "group_size": 2})
-    assert seed_protocol.compute_hours([paused]) == pytest.approx(0.25)
-    assert seed_protocol.compute_hours([paused, old]) == pytest.approx(0.75)
+    assert report.compute_hours([paused]) == pytest.approx(0.25)
+    assert report.compute_hours([paused, old]) == pytest.approx(0.75)
 
 
 def test_describe_scale_counts_trials_per_cell_not_trial_numbers():
     from types import SimpleNamespace
 
-    from lth import seed_protocol
+    from lth.seed import report
 
     def run(role, density, trial):
         return SimpleNamespace(config={"protocol": "faithful", "role": role, "density": density, "trial": trial})
 
     even = [run(role, 0.5, t) for t in range(3) for role in ("pruning", "ticket")]
-    assert seed_protocol.describe_scale(even, 500, None).endswith("500 epochs of 100 steps, 3 trials per cell")
+    assert report.describe_scale(even, 500, None).endswith("500 epochs of 100 steps, 3 trials per cell")
     # trial 4 exists for the dense model only: 5 trial numbers, but cells of 1 and 3 trials
     uneven = even + [run("dense", None, 4)]
-    assert seed_protocol.describe_scale(uneven, 2, 2000).endswith("2 epochs of 100 steps, 1 to 3 trials per cell")
-    assert "first 2,000 MNIST images" in seed_protocol.describe_scale(uneven, 2, 2000)
-    assert seed_protocol.describe_scale([], 2, None).endswith("0 trials per cell")
+    assert report.describe_scale(uneven, 2, 2000).endswith("2 epochs of 100 steps, 1 to 3 trials per cell")
+    assert "first 2,000 MNIST images" in report.describe_scale(uneven, 2, 2000)
+    assert report.describe_scale([], 2, None).endswith("0 trials per cell")
 
 
 def test_remaining_hours_costs_missing_runs_by_their_protocol_and_role():
     from types import SimpleNamespace
 
-    from lth import seed_protocol
+    from lth.seed import report
 
     def run(protocol, role, density, trial, **provenance):
         return SimpleNamespace(config={"protocol": protocol, "role": role, "density": density, "trial": trial},
@@ -243,14 +246,14 @@ def test_remaining_hours_costs_missing_runs_by_their_protocol_and_role():
             run("faithful", "pruning", 0.5, 0, wall_time_s=99 * 3600.0),  # untimed: ignored beside a timed run
             run("faithful", "pruning", 0.5, 1, cpu_time_s=2 * 3600.0, cpu_count=2, wall_time_s=5000.0),
             run("faithful", "ticket", 0.5, 0, wall_time_s=1800.0)]
-    hours, missing = seed_protocol.remaining_hours(runs, ["faithful", "corrected"], [0.5], trials=range(2))
+    hours, missing = report.remaining_hours(runs, ["faithful", "corrected"], [0.5], trials=range(2))
     # missing: faithful dense 1, ticket 1, random 2; corrected dense 2, pruning 2, ticket 2, random 2
     assert missing == 12
     dense, pruning_h, ticket = 1.0, 1.0, 0.5
     overall = (dense + pruning_h + ticket) / 3
     expected = 3 * dense + 2 * pruning_h + 3 * ticket + 2 * overall + 2 * overall
     assert hours == pytest.approx(expected)
-    assert seed_protocol.remaining_hours([], ["faithful"], [0.5], trials=range(1)) == (0.0, 4)
+    assert report.remaining_hours([], ["faithful"], [0.5], trials=range(1)) == (0.0, 4)
 
 
 def test_sweep_status_reports_every_cell_of_an_empty_store(store, capsys):
@@ -266,7 +269,7 @@ def test_a_failed_sweep_task_does_not_stop_the_others(store, monkeypatch):
     pytest.importorskip("dask.distributed")
     from dask.distributed import Client
 
-    from lth import seed_protocol
+    from lth.seed import protocol as seed_protocol
 
     ran = []
 
@@ -280,7 +283,7 @@ def test_a_failed_sweep_task_does_not_stop_the_others(store, monkeypatch):
     client = Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None)
     messages = []
     try:
-        with pytest.raises(RuntimeError, match=r"1 of 3 sweep tasks failed .*faithful, trial\(s\) 0, density 0.2: "
+        with pytest.raises(RuntimeError, match=r"1 of 3 tasks failed .*faithful, trial\(s\) 0, density 0.2: "
                                                r"ValueError: disk full"):
             seed_protocol.run(["faithful"], [0.5, 0.2], [0], epochs=1, subset=1200, store=store, client=client,
                               progress=messages.append)

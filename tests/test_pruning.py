@@ -73,8 +73,6 @@ def test_set_masks_zeros_weights_and_reports_sparsity():
         assert (kernel[~masks[name]] == 0).all()
     report = {r["layer"]: r for r in pruning.sparsity_report(model)}
     assert report["fc1"]["kept"] == round(0.2 * 784 * 300)
-    stripped = pruning.strip(model)
-    assert models.count_weights(stripped) == 266610
 
 
 @pytest.mark.parametrize("value", [1.5, 0, -0.1])

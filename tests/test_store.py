@@ -3,7 +3,15 @@ import multiprocessing
 
 import pytest
 
-from lth.store import ResultsStore, StoreError, config_hash, provenance
+from lth import store as store_module
+from lth.store import ResultsStore, StoreError, config_hash
+
+COMPUTED_BY = {"engine": "graph", "group_size": 1, "native_ops": False}
+
+
+def provenance(**kwargs):
+    """A new run's provenance, saying how it was computed as every new run must."""
+    return store_module.provenance(**kwargs) | COMPUTED_BY
 
 
 def test_hash_is_stable_and_changes_with_any_field():
@@ -54,6 +62,18 @@ def test_unfinished_staging_folders_are_ignored(store):
     (store.root / "k" / ".tmp-dead").mkdir()
     assert len(list(store.runs("k"))) == 1 and store.check() == []
     assert store.clean_staging(min_age_s=0) == 1
+
+
+def test_new_runs_must_say_how_they_were_computed_older_ones_are_engine_unknown(store):
+    silent = store.save("k", {"x": 1}, {"test_accuracy": 0.5}, store_module.provenance())
+    problems = store.check()
+    assert len(problems) == 1 and str(silent.path) in problems[0] and "native_ops" in problems[0]
+    old = store_module.provenance()
+    del old["provenance_version"]  # as stored before runs recorded their engine
+    before = store.save("k", {"x": 2}, {"test_accuracy": 0.5}, old)
+    recorded = store.save("k", {"x": 3}, {"test_accuracy": 0.5}, provenance())
+    assert store.engine_unknown() == [before.path]
+    assert str(recorded.path) not in " ".join(store.check())
 
 
 def _writer(root, worker):

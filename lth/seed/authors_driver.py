@@ -36,6 +36,7 @@ import numpy as np
 
 SPEC_KEYS = ("role", "density", "epochs", "train_epochs", "learning_rate", "fit_batch_size", "seed", "data_dir")
 STEPS_PER_EPOCH = 100
+PRUNING_BEGIN, PRUNING_END, PRUNING_EVERY = 0.2, 0.6, 0.02  # as lth.seed.schedule (a test checks they agree)
 PATIENCE = 20
 IDX_NAMES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
@@ -88,7 +89,8 @@ def build(spec):
         steps = spec["epochs"] * STEPS_PER_EPOCH
         schedule = sparsity.PolynomialDecay(
             initial_sparsity=0.0, final_sparsity=1.0 - spec["density"],
-            begin_step=math.floor(0.2 * steps), end_step=math.floor(0.6 * steps), frequency=math.floor(0.02 * steps))
+            begin_step=math.floor(PRUNING_BEGIN * steps), end_step=math.floor(PRUNING_END * steps),
+            frequency=max(1, math.floor(PRUNING_EVERY * steps)))
         return sparsity.prune_low_magnitude(layer, pruning_schedule=schedule)
 
     model = keras.Sequential([

@@ -27,14 +27,15 @@ import time
 from pathlib import Path
 
 from lth import paths
+from lth.runs import SCREEN_ENVIRONMENTS as ENVIRONMENTS
+from lth.runs import SCREEN_ROLES as ROLES
+from lth.runs import ScreenRun, derive_seed
 from lth.store import ResultsStore, provenance
 
-KIND = "seed_keras_driver"
+KIND = ScreenRun.kind
 DRIVER = Path(__file__).with_name("authors_driver.py")
-ENVIRONMENTS = ("legacy", "main")
 LEARNING_RATES = (0.01, 0.001)
 FIT_BATCH_SIZES = (None, 32)  # None: no batch size passed to fit, as the authors (Keras infers 600)
-ROLES = ("dense", "pruning")
 SCHEDULE_EPOCHS = 500  # the authors' EPOCHS argument: the pruning schedule spans 500 "epochs"
 SCREEN_DENSITY = 0.5  # the density of the published Fig. 7
 LEGACY_VENV = paths.REPO_ROOT / ".venv-legacy"
@@ -56,37 +57,21 @@ def python_for(environment: str) -> Path:
     return python
 
 
-def config(environment: str, role: str, trial: int, learning_rate: float = 0.01, fit_batch_size: int | None = None,
-           train_epochs: int | None = None, density: float = SCREEN_DENSITY, epochs: int = SCHEDULE_EPOCHS) -> dict:
-    """The stored description of one screen run; ``train_epochs`` None trains all ``epochs``."""
-    if environment not in ENVIRONMENTS:
-        raise ValueError(f"unknown environment {environment!r}; known: {list(ENVIRONMENTS)}")
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; known: {list(ROLES)}")
-    if not (isinstance(learning_rate, float) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be a positive float, got {learning_rate!r}")
-    if fit_batch_size is not None and (not isinstance(fit_batch_size, int) or fit_batch_size < 1):
-        raise ValueError(f"fit_batch_size must be None (Keras infers it) or a positive int, got {fit_batch_size!r}")
-    train_epochs = epochs if train_epochs is None else train_epochs
-    if not 1 <= train_epochs <= epochs:
-        raise ValueError(f"train_epochs must be in 1..{epochs}, got {train_epochs!r}")
-    if role == "pruning" and not 0 < density < 1:
-        raise ValueError(f"density must be in (0, 1), got {density!r}")
-    return {"procedure": "authors_keras_fit", "environment": environment, "role": role, "trial": int(trial),
-            "density": float(density) if role == "pruning" else None, "epochs": int(epochs),
-            "train_epochs": int(train_epochs), "learning_rate": float(learning_rate),
-            "fit_batch_size": fit_batch_size, "model": "lenet5",
-            "dataset": {"name": "mnist", "scale": "raw", "validation": "test"}}
+def describe(environment: str, role: str, trial: int, learning_rate: float = 0.01, fit_batch_size: int | None = None,
+             train_epochs: int | None = None, density: float = SCREEN_DENSITY, epochs: int = SCHEDULE_EPOCHS) -> ScreenRun:
+    """The description of one screen run; ``train_epochs`` None trains all ``epochs``."""
+    return ScreenRun(environment=environment, role=role, trial=trial,
+                     density=float(density) if role == "pruning" else None, epochs=epochs,
+                     train_epochs=epochs if train_epochs is None else train_epochs, learning_rate=learning_rate,
+                     fit_batch_size=fit_batch_size)
 
 
-def seed_of(cfg: dict) -> int:
+def seed_of(desc: ScreenRun) -> int:
     """The run's random seed: one per (trial, role), the same in every environment and setting."""
-    from lth.experiments import derive_seed
-
-    return derive_seed("seed-screen", cfg["trial"], cfg["role"])
+    return derive_seed("seed-screen", desc.trial, desc.role)
 
 
-def plan(trials=range(3), environments=ENVIRONMENTS, pruning_epochs: int = 150) -> list[dict]:
+def plan(trials=range(3), environments=ENVIRONMENTS, pruning_epochs: int = 150) -> list[ScreenRun]:
     """The screen's runs in the order they train: trial by trial, pruning networks first.
 
     Within a trial the cells that decide most come first: the main stack at lr 0.001 and
@@ -100,24 +85,24 @@ def plan(trials=range(3), environments=ENVIRONMENTS, pruning_epochs: int = 150) 
     for trial in trials:
         for role in ROLES[::-1]:
             for environment, lr, batch in cells:
-                out.append(config(environment, role, trial, lr, batch,
-                                  train_epochs=pruning_epochs if role == "pruning" else None))
+                out.append(describe(environment, role, trial, lr, batch,
+                                    train_epochs=pruning_epochs if role == "pruning" else None))
     return out
 
 
-def run_one(cfg: dict, store: ResultsStore | None = None, data_dir: Path | None = None, log=sys.stderr):
+def run_one(desc: ScreenRun, store: ResultsStore | None = None, data_dir: Path | None = None, log=sys.stderr):
     """Train one screen run in its environment (unless stored) and store it; returns the stored run."""
     from lth import data
 
     store = store or ResultsStore()
-    stored = store.load(KIND, cfg)
+    stored = store.load(desc.kind, desc.to_dict())
     if stored is not None:
         return stored
-    python = python_for(cfg["environment"])
+    python = python_for(desc.environment)
     data_dir = Path(data_dir) if data_dir else data.ensure_idx_files("mnist")
-    spec = {"role": cfg["role"], "density": cfg["density"], "epochs": cfg["epochs"],
-            "train_epochs": cfg["train_epochs"], "learning_rate": cfg["learning_rate"],
-            "fit_batch_size": cfg["fit_batch_size"], "seed": seed_of(cfg), "data_dir": str(data_dir)}
+    spec = {"role": desc.role, "density": desc.density, "epochs": desc.epochs, "train_epochs": desc.train_epochs,
+            "learning_rate": desc.learning_rate, "fit_batch_size": desc.fit_batch_size, "seed": seed_of(desc),
+            "data_dir": str(data_dir)}
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
                TF_USE_LEGACY_KERAS="1", PYTHONHASHSEED="0")
     with tempfile.TemporaryDirectory(prefix="lth-screen-") as tmp:
@@ -127,8 +112,8 @@ def run_one(cfg: dict, store: ResultsStore | None = None, data_dir: Path | None 
         proc = subprocess.run([str(python), str(DRIVER), str(spec_file), str(out_file)], env=env,
                               stdout=log, stderr=log)
         if proc.returncode != 0 or not out_file.exists():
-            raise RuntimeError(f"the authors' driver failed (exit {proc.returncode}) in the {cfg['environment']} "
-                               f"environment ({python}) for {cfg}")
+            raise RuntimeError(f"the authors' driver failed (exit {proc.returncode}) in the {desc.environment} "
+                               f"environment ({python}) for {label(desc)}")
         result = json.loads(out_file.read_text())
     versions = result.pop("environment")
     record = provenance(spec["seed"], time.time() - started) | {
@@ -137,30 +122,30 @@ def run_one(cfg: dict, store: ResultsStore | None = None, data_dir: Path | None 
                      versions["tensorflow-model-optimization"], "numpy": versions["numpy"],
                      "keras": versions["keras"]},
         "interpreter": str(python), "engine": "keras_fit", "group_size": 1, "native_ops": False}
-    return store.save(KIND, cfg, result, record)
+    return store.save(desc.kind, desc.to_dict(), result, record)
 
 
-def run(configs: list[dict], store: ResultsStore | None = None, progress=print) -> list:
+def run(descs: list[ScreenRun], store: ResultsStore | None = None, progress=print) -> list:
     """Train (or resume) the given screen runs one after another; each is stored as it ends."""
     store = store or ResultsStore()
-    for cfg in configs:
-        python_for(cfg["environment"])  # fail early, before any training, if an environment is missing
+    for desc in descs:
+        python_for(desc.environment)  # fail early, before any training, if an environment is missing
     runs = []
-    for i, cfg in enumerate(configs):
-        done = store.load(KIND, cfg) is not None
-        run = run_one(cfg, store)
+    for i, desc in enumerate(descs):
+        done = store.load(desc.kind, desc.to_dict()) is not None
+        run = run_one(desc, store)
         runs.append(run)
         if not done:
-            progress(f"[{i + 1}/{len(configs)}] stored {describe(cfg)}: test accuracy "
+            progress(f"[{i + 1}/{len(descs)}] stored {label(desc)}: test accuracy "
                      f"{run.result['test_accuracy']:.4f} after {run.result['epochs_trained']} epochs "
                      f"({run.provenance['wall_time_s'] / 60:.1f} min)")
     return runs
 
 
-def describe(cfg: dict) -> str:
-    batch = "batch 600 (inferred)" if cfg["fit_batch_size"] is None else f"batch {cfg['fit_batch_size']}"
-    what = "dense" if cfg["role"] == "dense" else f"pruning {cfg['density']:.0%}, {cfg['train_epochs']} epochs"
-    return f"{cfg['environment']}, lr {cfg['learning_rate']}, {batch}, {what}, trial {cfg['trial']}"
+def label(desc: ScreenRun) -> str:
+    batch = "batch 600 (inferred)" if desc.fit_batch_size is None else f"batch {desc.fit_batch_size}"
+    what = "dense" if desc.role == "dense" else f"pruning {desc.density:.0%}, {desc.train_epochs} epochs"
+    return f"{desc.environment}, lr {desc.learning_rate}, {batch}, {what}, trial {desc.trial}"
 
 
 def stored(store: ResultsStore | None = None) -> list:

@@ -1,0 +1,265 @@
+"""What the seed experiment's stored runs add up to: scale, machine time, coverage, mask changes."""
+from __future__ import annotations
+
+from collections import Counter
+
+from lth.seed.protocol import DENSITIES, PROTOCOLS, cells
+from lth.seed.schedule import STEPS_PER_EPOCH
+
+
+def describe_scale(runs, epochs: int, subset) -> str:
+    """One sentence naming what was run: model, data, epochs, trials per (protocol, model, density) cell."""
+    data = ("full MNIST (60,000 training images; the corrected protocol holds 5,000 of them out for validation)"
+            if subset is None else f"the first {subset:,} MNIST images per split")
+    per_cell = Counter((r.config["protocol"], r.config["role"], r.config["density"]) for r in runs)
+    low, high = min(per_cell.values(), default=0), max(per_cell.values(), default=0)
+    count = f"{high} trial{'s' if high != 1 else ''}" if low == high else f"{low} to {high} trials"
+    return f"LeNet-5-like network on {data}, {epochs} epochs of {STEPS_PER_EPOCH} steps, {count} per cell"
+
+
+def _machine_hours(run) -> float:
+    """A run's share of its training group's machine time, in hours.
+
+    The group's process CPU time over the machine's cores where it was recorded (a paused
+    or crowded sweep does not inflate it), else its wall time (older runs).
+    """
+    p = run.provenance
+    seconds = p["cpu_time_s"] / (p.get("cpu_count") or 1) if "cpu_time_s" in p else p["wall_time_s"]
+    return seconds / p.get("group_size", 8) / 3600
+
+
+def compute_hours(runs) -> float:
+    """Machine time of the runs in hours (see :func:`_machine_hours`)."""
+    return sum(_machine_hours(r) for r in runs)
+
+
+def remaining_hours(runs, protocols=PROTOCOLS, densities=DENSITIES, trials=range(5)) -> tuple[float, int]:
+    """Estimated machine hours to fill every cell to ``trials``, and the number of runs missing.
+
+    Each missing run is costed at the mean of the stored runs of its protocol and role (of its
+    role under any protocol if none; of all stored runs if its role has none either). Runs that
+    recorded their CPU time are preferred: older runs only have wall time, which counts pauses.
+    """
+    def mean(values):
+        return sum(values) / len(values) if values else None
+
+    have = {(r.config["protocol"], r.config["role"], r.config["density"], r.config["trial"]) for r in runs}
+    timed = {(r.config["protocol"], r.config["role"]) for r in runs if "cpu_time_s" in r.provenance}
+    cost = {}
+    for r in runs:
+        key = (r.config["protocol"], r.config["role"])
+        if key not in timed or "cpu_time_s" in r.provenance:
+            cost.setdefault(key, []).append(_machine_hours(r))
+    overall = mean([h for hours in cost.values() for h in hours]) or 0.0
+    missing = [cell for cell in cells(protocols, densities, trials) if cell not in have]
+    total = 0.0
+    for protocol, role, _, _ in missing:
+        estimate = mean(cost.get((protocol, role), []))
+        if estimate is None:
+            estimate = mean([h for (p, r), hours in cost.items() if r == role for h in hours])
+        total += overall if estimate is None else estimate
+    return total, len(missing)
+
+
+def mask_changes(runs) -> float:
+    """Share of faithful ticket / random runs whose mask TF-MOT changed during retraining (nan if none)."""
+    flags = [r.result["mask_changed"] for r in runs
+             if r.config["protocol"] == "faithful" and r.config["role"] in ("ticket", "random")]
+    return sum(flags) / len(flags) if flags else float("nan")
+
+
+# ------------------------------------------------------------------ the seed-fidelity screen
+
+# The criteria written in the chapter before the screen ran (its "pre-registered screen" section).
+PUBLISHED_LEVEL = 0.983  # the pruning network's median at epochs 20, 50 and 100 in the published Fig. 7
+DENSE_LEVEL = 0.9841  # the lower edge of the published dense band, 98.59 - 0.18 %
+CHECK_EPOCHS = (20, 50, 100)
+COLLAPSE_DROP = 0.05  # a fall this far under the run's best so far is a collapse
+SMOOTH_DROP = 0.01  # before epoch 100, no epoch-to-epoch fall larger than this
+ALIKE = 0.003  # two cells agree when their medians differ by at most this
+APART = 0.005  # and differ when by at least this
+SCREEN_TRIALS = 3
+SCREEN_COLUMNS = ["environment", "learning_rate", "batch", "trials", *(f"epoch {e}" for e in CHECK_EPOCHS),
+                  "last epoch", "at last epoch", "collapsed", "unsmooth", "dense trials", "dense final",
+                  "dense epochs", "matches"]
+
+
+def screen_curves(runs) -> "pd.DataFrame":
+    """One row per screen run and epoch: its cell, trial, test (= validation) accuracy and training loss."""
+    import pandas as pd
+
+    rows = []
+    for r in runs:
+        c, h = r.config, r.result["history"]
+        for epoch, accuracy, loss in zip(h["epoch"], h["val_accuracy"], h["train_loss"]):
+            rows.append({"environment": c["environment"], "learning_rate": c["learning_rate"],
+                         "batch": "600 (inferred)" if c["fit_batch_size"] is None else str(c["fit_batch_size"]),
+                         "role": c["role"], "trial": c["trial"], "epoch": epoch, "test_accuracy": accuracy,
+                         "train_loss": loss})
+    return pd.DataFrame(rows, columns=["environment", "learning_rate", "batch", "role", "trial", "epoch",
+                                       "test_accuracy", "train_loss"])
+
+
+def _collapsed(accuracy) -> bool:
+    best = accuracy.cummax()
+    return bool((best - accuracy > COLLAPSE_DROP).any())
+
+
+def _unsmooth(accuracy, epochs) -> bool:
+    before = accuracy[epochs < 100]
+    return bool((before.diff() < -SMOOTH_DROP).any())
+
+
+def screen_table(curves) -> "pd.DataFrame":
+    """Per cell (environment, learning rate, batch): the pruning network's median test accuracy at
+    epochs 20, 50, 100 and its last, how many collapsed or fell unsmoothly, the dense model's median
+    final accuracy and epochs, and whether the cell matches the published level."""
+    import pandas as pd
+
+    cells = []
+    for key, cell in curves.groupby(["environment", "learning_rate", "batch"], sort=True):
+        row = dict(zip(["environment", "learning_rate", "batch"], key))
+        pruning, dense = cell[cell.role == "pruning"], cell[cell.role == "dense"]
+        row["trials"] = int(pruning.trial.nunique())
+        for epoch in CHECK_EPOCHS:
+            at = pruning[pruning.epoch == epoch].test_accuracy
+            row[f"epoch {epoch}"] = at.median() if len(at) else float("nan")
+        last = pruning[pruning.epoch == pruning.epoch.max()].test_accuracy if len(pruning) else pruning.test_accuracy
+        row["last epoch"] = int(pruning.epoch.max()) if len(pruning) else 0
+        row["at last epoch"] = last.median() if len(last) else float("nan")
+        by_trial = [t.sort_values("epoch") for _, t in pruning.groupby("trial")]
+        row["collapsed"] = sum(_collapsed(t.test_accuracy.reset_index(drop=True)) for t in by_trial)
+        row["unsmooth"] = sum(_unsmooth(t.test_accuracy.reset_index(drop=True), t.epoch.reset_index(drop=True))
+                              for t in by_trial)
+        finals = [t.sort_values("epoch").test_accuracy.iloc[-1] for _, t in dense.groupby("trial")]
+        row["dense trials"] = len(finals)
+        row["dense final"] = float(pd.Series(finals).median()) if finals else float("nan")
+        row["dense epochs"] = float(dense.groupby("trial").epoch.max().median()) if len(dense) else float("nan")
+        level = all(row[f"epoch {e}"] >= PUBLISHED_LEVEL for e in CHECK_EPOCHS)
+        row["matches"] = bool(level and row["collapsed"] == 0 and row["unsmooth"] == 0
+                              and (row["dense final"] >= DENSE_LEVEL if finals else True))
+        cells.append(row)
+    return pd.DataFrame(cells, columns=SCREEN_COLUMNS)
+
+
+def _cell(table, environment, lr, batch="600 (inferred)"):
+    rows = table[(table.environment == environment) & (table.learning_rate == lr) & (table.batch == batch)]
+    return None if rows.empty else rows.iloc[0]
+
+
+def _scale_note(cells) -> str:
+    """Why a verdict is provisional: cells missing or with fewer than the pre-registered trials."""
+    missing = [c for c in cells if c is None]
+    short = [c for c in cells if c is not None and (c.trials < SCREEN_TRIALS or c["dense trials"] < SCREEN_TRIALS)]
+    if missing:
+        return f"provisional: {len(missing)} of its cells not run yet"
+    if short:
+        return f"provisional: {min(int(min(c.trials, c['dense trials'])) for c in short)} of {SCREEN_TRIALS} trials in some cells"
+    return ""
+
+
+def screen_verdicts(table, lth_faithful_runs=(), published_fig6=None) -> "pd.DataFrame":
+    """Each pre-registered hypothesis judged by its written criteria: confirmed, ruled out or undecided,
+    with the numbers it rests on (provisional while cells lack their trials)."""
+    import pandas as pd
+
+    rows = []
+
+    def add(hypothesis, verdict, evidence, cells):
+        note = _scale_note(cells)
+        rows.append({"hypothesis": hypothesis, "verdict": f"{verdict} ({note})" if note else verdict,
+                     "evidence": evidence})
+
+    def describe(c):
+        if c is None:
+            return "not run"
+        return (f"{c.environment} lr {c.learning_rate} batch {c.batch}: median "
+                + "/".join(f"{c[f'epoch {e}']:.2%}" for e in CHECK_EPOCHS)
+                + f" at epochs {'/'.join(map(str, CHECK_EPOCHS))}, {c.collapsed} of {c.trials} collapsed, "
+                + f"dense {c['dense final']:.2%}")
+
+    low = [_cell(table, env, 0.001) for env in ("legacy", "main")]
+    high = [_cell(table, env, 0.01) for env in ("legacy", "main")]
+    present_low = [c for c in low if c is not None]
+    if present_low and all(c.matches for c in present_low) and not any(c is not None and c.matches for c in high):
+        verdict = "confirmed"
+    elif any(c[f"epoch {e}"] < PUBLISHED_LEVEL for c in present_low for e in (50, 100)) or any(
+            c.collapsed for c in present_low):
+        verdict = "ruled out"
+    else:
+        verdict = "undecided"
+    add("1. learning rate (0.001 against 0.01)", verdict, "; ".join(describe(c) for c in low + high), low + high)
+
+    pairs = [(_cell(table, "legacy", lr), _cell(table, "main", lr)) for lr in (0.01, 0.001)]
+    complete = [(a, b) for a, b in pairs if a is not None and b is not None]
+    if any(a.matches and not b.matches and a["epoch 100"] - b["epoch 100"] >= APART for a, b in complete):
+        verdict = "confirmed"
+    elif len(complete) == 2 and all(
+            all(abs(a[f"epoch {e}"] - b[f"epoch {e}"]) <= ALIKE for e in CHECK_EPOCHS)
+            and bool(a.collapsed) == bool(b.collapsed) for a, b in complete):
+        verdict = "ruled out"
+    else:
+        verdict = "undecided"
+    add("2. software environment (TF 2.1 against TF 2.21)", verdict,
+        "; ".join(f"{describe(a)} | {describe(b)}" for a, b in pairs), [c for pair in pairs for c in pair])
+
+    small = [_cell(table, "main", lr, "32") for lr in (0.01, 0.001)]
+    large = [_cell(table, "main", lr) for lr in (0.01, 0.001)]
+    if any(s is not None and s.matches and (b is None or not b.matches) for s, b in zip(small, large)):
+        verdict = "confirmed"
+    elif all(s is not None and not s.matches for s in small):
+        verdict = "ruled out"
+    else:
+        verdict = "undecided"
+    add("3. batch 32 against 600", verdict, "; ".join(describe(c) for c in small + large), small + large)
+
+    gaps = best_epoch_gaps(lth_faithful_runs, published_fig6) if published_fig6 is not None else None
+    if gaps is not None and len(gaps):
+        within = int((gaps.best_gap.abs() <= ALIKE).sum())
+        verdict = ("confirmed" if within == len(gaps) else
+                   "ruled out" if (gaps.best_gap.abs() > ALIKE).sum() > len(gaps) / 2 else "undecided")
+        rows.append({"hypothesis": "4. final against best epoch", "verdict": verdict,
+                     "evidence": f"best-epoch medians of our faithful runs within {ALIKE:.1%} of the published "
+                                 f"median in {within} of {len(gaps)} (model, density) cells; median gap "
+                                 f"{gaps.final_gap.median():+.2%} reporting the final epoch, "
+                                 f"{gaps.best_gap.median():+.2%} reporting the best"})
+
+    driver = _cell(table, "main", 0.01)
+    ours = [r for r in lth_faithful_runs if r.config["role"] == "pruning" and r.config["density"] == 0.5]
+    if driver is None:
+        verdict = "undecided"
+    elif driver.matches:
+        verdict = "confirmed"
+    else:
+        verdict = "ruled out"
+    ours_note = (f"our lth faithful pruning networks at 50 %: median at epoch 100 "
+                 f"{pd.Series([r.result['history']['val_accuracy'][99] for r in ours]).median():.2%}" if ours else
+                 "no lth faithful run at 50 % in the store")
+    add("5. lth's engine against Keras fit", verdict, f"{describe(driver)}; {ours_note}", [driver])
+    return pd.DataFrame(rows)
+
+
+def published_fig7_at(published_fig7, epochs=CHECK_EPOCHS) -> "pd.DataFrame":
+    """The published pruning network's test accuracy at ``epochs``, per panel of Fig. 7."""
+    part = published_fig7[(published_fig7.model == "pruning") & published_fig7.epoch.isin(epochs)]
+    return part.pivot(index="panel", columns="epoch", values="test_accuracy").rename(columns=lambda e: f"epoch {e}")
+
+
+def best_epoch_gaps(runs, published_fig6) -> "pd.DataFrame":
+    """Per (model, density) of the faithful runs: our median final and best-epoch test accuracy against
+    the published median (best epoch: the highest validation accuracy, which is the test accuracy there)."""
+    import pandas as pd
+
+    rows = []
+    for r in runs:
+        if r.config["role"] == "dense" or r.config["protocol"] != "faithful":
+            continue
+        rows.append({"model": r.config["role"], "density": r.config["density"],
+                     "final": r.result["test_accuracy"], "best": max(r.result["history"]["val_accuracy"])})
+    ours = pd.DataFrame(rows, columns=["model", "density", "final", "best"]).groupby(
+        ["model", "density"])[["final", "best"]].median().reset_index()
+    published = published_fig6[published_fig6.stat == "median"][["model", "density", "value"]]
+    merged = ours.merge(published.rename(columns={"value": "published"}), on=["model", "density"])
+    merged["final_gap"] = merged.final - merged.published
+    merged["best_gap"] = merged.best - merged.published
+    return merged

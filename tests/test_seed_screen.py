@@ -1,0 +1,62 @@
+"""The seed-fidelity screen: the authors' procedure by Keras fit (lth/seed/authors_driver.py), stored with its environment."""
+import importlib.util
+
+import pytest
+
+from lth.seed import protocol, schedule, screen
+
+
+def _driver():
+    spec = importlib.util.spec_from_file_location("authors_driver", screen.DRIVER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_driver_repeats_the_packages_schedule_and_epoch():
+    """The driver cannot import lth (it runs in Python 3.7), so it repeats these numbers: they must agree."""
+    driver = _driver()
+    assert driver.STEPS_PER_EPOCH == schedule.STEPS_PER_EPOCH
+    assert (driver.PRUNING_BEGIN, driver.PRUNING_END, driver.PRUNING_EVERY) == (
+        schedule.PRUNING_BEGIN, schedule.PRUNING_END, schedule.PRUNING_EVERY)
+    assert driver.PATIENCE == protocol.PATIENCE
+
+
+def test_the_plan_is_the_preregistered_factorial():
+    plan = screen.plan(trials=range(3))
+    cells = {(d.environment, d.learning_rate, d.fit_batch_size) for d in plan}
+    assert cells == {("legacy", 0.01, None), ("legacy", 0.001, None), ("main", 0.01, None), ("main", 0.001, None),
+                     ("main", 0.01, 32), ("main", 0.001, 32)}
+    assert len(plan) == 3 * 6 * 2 and len({d.to_dict().__repr__() for d in plan}) == len(plan)
+    pruning = [d for d in plan if d.role == "pruning"]
+    assert {(d.density, d.epochs, d.train_epochs) for d in pruning} == {(0.5, 500, 150)}
+    assert {d.train_epochs for d in plan if d.role == "dense"} == {500}  # bounded by early stopping
+    assert [d.trial for d in plan] == sorted(d.trial for d in plan)  # trial by trial, so cells fill evenly
+
+
+def _tiny(environment):
+    # a 2-epoch schedule prunes from step 0 to step 120 every 4 steps: 200 steps reach the target
+    return screen.describe(environment, "pruning", 0, learning_rate=0.001, train_epochs=2, epochs=2)
+
+
+def test_the_driver_runs_on_the_main_stack_and_is_stored_once(store):
+    run = screen.run_one(_tiny("main"), store)
+    assert run.result["epochs_trained"] == 2 and len(run.result["history"]["val_accuracy"]) == 2
+    assert run.result["final_density"] == pytest.approx(0.5, abs=0.01)
+    assert run.result["test_accuracy"] == run.result["history"]["val_accuracy"][-1]  # the test set validates
+    assert run.result["test_accuracy"] > 0.8
+    import tensorflow as tf
+
+    assert run.provenance["packages"]["tensorflow"] == tf.__version__
+    assert (run.provenance["engine"], run.provenance["group_size"], run.provenance["native_ops"]) == ("keras_fit", 1, False)
+    assert store.check() == []
+    assert screen.run_one(_tiny("main"), store).path == run.path  # stored: not trained again
+
+
+@pytest.mark.skipif(not screen.legacy_python().exists(),
+                    reason="the legacy environment (Python 3.7, TF 2.1) is not built: run 'make legacy-env'")
+def test_the_driver_runs_in_the_authors_environment(store):
+    run = screen.run_one(_tiny("legacy"), store)
+    assert run.provenance["packages"]["tensorflow"] == "2.1.0" and run.provenance["python"].startswith("3.7")
+    assert run.result["batch_size_seen"] == 600  # TF 2.1 infers 600 from steps_per_epoch=100, as today
+    assert run.result["final_density"] == pytest.approx(0.5, abs=0.01)
