@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import stats as scipy_stats
+
+from lth import stats
 
 
 def median_iqr(frame: pd.DataFrame, by: list, value: str = "test_accuracy") -> pd.DataFrame:
@@ -16,22 +18,30 @@ def median_iqr(frame: pd.DataFrame, by: list, value: str = "test_accuracy") -> p
 
 
 def mann_whitney(frame: pd.DataFrame, a: str, b: str, by: list, model_col: str = "model",
-                 value: str = "test_accuracy") -> pd.DataFrame:
-    """Two-sided Mann–Whitney U test of model ``a`` against ``b`` within each group."""
+                 value: str = "test_accuracy", seed: int = 0) -> pd.DataFrame:
+    """Two-sided exact Mann–Whitney U test of model ``a`` against ``b`` within each group, with the effect.
+
+    Per group: both medians, ``n`` (the smaller group), ``U``, the raw two-sided ``p_value`` and
+    ``p_holm``, Holm-corrected across the groups of this call, and ``effect_pp``, the difference
+    of medians in percentage points, with its seeded bootstrap 95 % interval (:mod:`lth.stats`).
+    """
     rows = []
-    for key, group in frame.groupby(by):
-        x = group.loc[group[model_col] == a, value].to_numpy()
-        y = group.loc[group[model_col] == b, value].to_numpy()
+    for i, (key, group) in enumerate(frame.groupby(by)):
+        x = group.loc[group[model_col] == a, value].to_numpy(float)
+        y = group.loc[group[model_col] == b, value].to_numpy(float)
         if len(x) == 0 or len(y) == 0:
             continue
-        if np.all(np.concatenate([x, y]) == x[0]):
-            u, p = len(x) * len(y) / 2, 1.0
-        else:
-            u, p = stats.mannwhitneyu(x, y, alternative="two-sided")
+        low, high = stats.bootstrap_interval(100 * x, 100 * y, seed=[seed, i])
         key = key if isinstance(key, tuple) else (key,)
-        rows.append(dict(zip(by, key)) | {f"median_{a}": float(np.median(x)), f"median_{b}": float(np.median(y)),
-                                          "n": min(len(x), len(y)), "U": float(u), "p_value": float(p)})
-    return pd.DataFrame(rows)
+        rows.append(dict(zip(by, key)) | {
+            f"median_{a}": float(np.median(x)), f"median_{b}": float(np.median(y)), "n": min(len(x), len(y)),
+            "U": float(scipy_stats.rankdata(np.concatenate([x, y]))[:len(x)].sum() - len(x) * (len(x) + 1) / 2),
+            "p_value": stats.rank_sum_p(x, y, "two-sided"), "effect_pp": stats.effect(100 * x, 100 * y),
+            "ci_low_pp": low, "ci_high_pp": high})
+    table = pd.DataFrame(rows)
+    if len(table):
+        table.insert(table.columns.get_loc("p_value") + 1, "p_holm", stats.holm(table.p_value))
+    return table
 
 
 def trial_counts(fig6: pd.DataFrame, protocols, densities, models=("pruning", "ticket", "random")) -> pd.DataFrame:
@@ -100,75 +110,150 @@ def _verdict(checks: list, missing: str) -> str:
     return "holds" if all(checks) else ("partly" if any(checks) else "does not hold")
 
 
-def _claims_table(rows: list, missing: str = "no such densities in this run") -> pd.DataFrame:
-    """One row per (claim, checks): how many checks there were, how many passed, and the verdict."""
-    return pd.DataFrame([{"claim": claim, "checks": len(checks), "passed": int(sum(map(bool, checks))),
-                          "verdict": _verdict(checks, missing)} for claim, checks in rows])
+def _claims_table(rows: list, missing: str = "no such densities in this run", alpha: float = stats.ALPHA,
+                  seed: int = 0) -> pd.DataFrame:
+    """One row per claim, columns :data:`lth.stats.ROW_COLUMNS`.
+
+    A row is either a ``(stats.Claim, tidy frame)`` pair, decided by :func:`lth.stats.claim_row`
+    (effect, interval, Holm-corrected p, verdict, trials), or the older ``(text, checks)`` pair
+    of booleans, one per cell (``fc_claims``, ``liu_claims`` until they move to the toolkit): its
+    verdict counts the checks that passed, with no test, and its statistics columns stay empty.
+    """
+    out = []
+    for first, second in rows:
+        if isinstance(first, stats.Claim):
+            out.append(stats.claim_row(first, second, alpha, seed=seed, missing=missing))
+        else:
+            out.append(dict.fromkeys(stats.ROW_COLUMNS, np.nan) | {
+                "claim": first, "test": "rule per cell, no test", "checks": len(second),
+                "passed": int(sum(map(bool, second))), "verdict": _verdict(second, missing)})
+    return pd.DataFrame(out, columns=stats.ROW_COLUMNS)
 
 
-def seed_claims(fig6: pd.DataFrame, protocol: str, alpha: float = 0.05) -> pd.DataFrame:
-    """The seed paper's claims about its Fig. 6, each checked on our runs of ``protocol``.
+def _percent(density: float) -> str:
+    return f"{density * 100:g} %"
 
-    Medians are compared with the dense model's mean; ticket vs random uses the
-    two-sided Mann–Whitney U test at level ``alpha``.
+
+def _published_levels(published: pd.DataFrame | None) -> dict:
+    """(model, density) -> the published Fig. 6 median; the dense model's published mean under (dense, 1.0)."""
+    if published is None:
+        return {}
+    medians = published[published.stat == "median"]
+    levels = {(m, float(d)): float(v) for m, d, v in zip(medians.model, medians.density, medians.value)}
+    dense = published[(published.model == "dense") & (published.stat == "mean")]
+    return levels | ({("dense", 1.0): float(dense.value.iloc[0])} if len(dense) else {})
+
+
+def seed_claims(fig6: pd.DataFrame, protocol: str, alpha: float = stats.ALPHA, margin: stats.Margin | None = None,
+                published: pd.DataFrame | None = None, seed: int = 0) -> pd.DataFrame:
+    """The seed paper's claims about its Fig. 6, each decided on our runs of ``protocol`` (:mod:`lth.stats`).
+
+    Effects are differences of medians in pp, per (model, density) cell; "beats" and "falls below"
+    are one-sided exact Mann–Whitney tests, "alike" a TOST, Holm-corrected across a claim's cells
+    at level ``alpha``. ``margin`` defaults to the trial-to-trial standard deviation of the dense
+    model of ``protocol`` (:func:`lth.stats.sd_margin`). ``published`` (the digitised Fig. 6,
+    ``figures.published_fig6()``) gives the published effect: median minus median, or minus the
+    dense model's published mean.
     """
     part = fig6[fig6.protocol == protocol]
-    dense = part[part.model == "dense"].test_accuracy.mean()
-    med = part[part.model != "dense"].groupby(["density", "model"]).test_accuracy.median().unstack()
-    tests = mann_whitney(part[part.model != "dense"], "ticket", "random", ["density"])
-    p = dict(zip(tests.density, tests.p_value)) if len(tests) else {}
-    densities = sorted(med.index, reverse=True)
-    models = [m for m in ("pruning", "ticket", "random") if m in med.columns]
+
+    def accuracies(model, density):
+        return part.loc[(part.model == model) & np.isclose(part.density, density), "test_accuracy"].to_numpy()
+
+    margin = margin or stats.sd_margin(accuracies("dense", 1.0), f"the dense model's test accuracy ({protocol})")
+    levels = _published_levels(published)
+    densities = sorted(part.loc[part.model != "dense", "density"].unique(), reverse=True)
+    models = [m for m in ("pruning", "ticket", "random") if m in set(part.model)]
+    retrained = "ticket" in models and "random" in models
+
+    def claim(key, text, direction, pairs):
+        """``pairs``: (cell, model A, density A, model B, density B), one per cell of the claim."""
+        frame = stats.cells_frame([(cell, accuracies(ma, da), accuracies(mb, db)) for cell, ma, da, mb, db in pairs])
+        published_effects = {cell: 100 * (levels[(ma, da)] - levels[(mb, db)]) for cell, ma, da, mb, db in pairs
+                             if (ma, da) in levels and (mb, db) in levels}
+        return stats.Claim(key, text, direction, margin, published=published_effects), frame
+
+    def against_dense(keep):
+        return [(f"{m}, {_percent(d)}", m, d, "dense", 1.0) for d in densities if keep(d) for m in models]
+
+    def ticket_against_random(keep):
+        return [(_percent(d), "ticket", d, "random", d) for d in densities if keep(d) and retrained]
+
     rows = [
-        ("All pruned models beat the dense one down to 5 % density",
-         [med.loc[d, m] > dense for d in densities if d >= 0.05 for m in models]),
-        ("At 2 % and 1 % the pruned models fall below the dense one",
-         [med.loc[d, m] < dense for d in densities if d <= 0.02 for m in models]),
-        ("Tickets beat random re-initialisation between 10 % and 2 % (p < 0.05)",
-         [med.loc[d, "ticket"] > med.loc[d, "random"] and p.get(d, 1.0) < alpha
-          for d in densities if 0.02 <= d <= 0.1 and "ticket" in med and "random" in med]),
-        ("...but not at higher densities (no significant difference above 10 %)",
-         [p.get(d, 1.0) >= alpha for d in densities if d > 0.1 and d in p]),
-        ("At 1 % ticket and random re-initialisation are alike (p ≥ 0.05)",
-         [p.get(d, 1.0) >= alpha for d in densities if d == 0.01 and d in p]),
-        ("The pruning network leads at high densities (≥ 33 %)",
-         [med.loc[d, "pruning"] >= med.loc[d, [m for m in models if m != "pruning"]].max()
-          for d in densities if d >= 0.33 and "pruning" in med]),
+        claim("pruned_beat_dense", "All pruned models beat the dense one down to 5 % density", "greater",
+              against_dense(lambda d: d >= 0.05)),
+        claim("pruned_below_dense", "At 2 % and 1 % the pruned models fall below the dense one", "less",
+              against_dense(lambda d: d <= 0.02)),
+        claim("ticket_beats_random", "Tickets beat random re-initialisation between 10 % and 2 %", "greater",
+              ticket_against_random(lambda d: 0.02 <= d <= 0.1)),
+        claim("ticket_alike_random_above_10", "...but above 10 % ticket and random re-initialisation are alike",
+              "alike", ticket_against_random(lambda d: d > 0.1)),
+        claim("ticket_alike_random_at_1", "At 1 % ticket and random re-initialisation are alike", "alike",
+              ticket_against_random(lambda d: np.isclose(d, 0.01))),
+        claim("pruning_leads_high", "The pruning network leads at high densities (≥ 33 %)", "greater",
+              [(f"{_percent(d)}, vs {m}", "pruning", d, m, d) for d in densities if d >= 0.33
+               for m in models if m != "pruning" and "pruning" in models]),
     ]
-    return _claims_table(rows)
+    return _claims_table(rows, alpha=alpha, seed=seed)
 
 
-def seed_fig7_claims(fig7: pd.DataFrame, protocol: str, first_pruning_epoch: float) -> pd.DataFrame:
-    """The seed paper's claims about its Fig. 7 (50 % density), checked trial by trial.
+def _fig7_gains(curves: pd.DataFrame, first_pruning_epoch: float) -> pd.DataFrame:
+    """Per trial, how far the pruning network's best validation accuracy rises after a point (fractions).
 
-    From curves with columns ``protocol, model, trial, epoch, val_accuracy`` (epochs counted
-    from 1; the record of epoch ``first_pruning_epoch`` is the last one before the first
-    pruning step). A claim is checked once per trial that has the curves it needs: 7a holds in
-    a trial if the pruning network's best after the retrained models' last epoch beats its best
-    until then, 7b if its best after the first pruning step beats its best before it.
+    ``keeps_rising``: its best after the retrained models' last epoch minus its best until then
+    (NaN without a retrained curve or an epoch after it); ``pruning_lifts``: its best after
+    ``first_pruning_epoch`` minus its best until then (NaN if either side is empty).
     """
-    part = fig7[fig7.protocol == protocol]
-    curves = {key: group.sort_values("epoch") for key, group in part.groupby(["model", "trial"])}
-    keeps_rising, pruning_lifts = [], []
-    for trial in sorted(part.trial.unique()):
-        pruning = curves.get(("pruning", trial))
-        if pruning is None:
+    curves = {key: group.sort_values("epoch") for key, group in curves.groupby(["model", "trial"])}
+
+    def gain(curve, stop):
+        before, after = curve[curve.epoch <= stop], curve[curve.epoch > stop]
+        return after.val_accuracy.max() - before.val_accuracy.max() if len(before) and len(after) else np.nan
+
+    rows = []
+    for (model, trial), pruning in curves.items():
+        if model != "pruning":
             continue
         retrained = [curves[(m, trial)] for m in ("ticket", "random") if (m, trial) in curves]
-        if retrained:
-            stop = max(int(c.epoch.max()) for c in retrained)
-            before, after = pruning[pruning.epoch <= stop], pruning[pruning.epoch > stop]
-            keeps_rising.append(len(after) > 0 and after.val_accuracy.max() > before.val_accuracy.max())
-        before, after = pruning[pruning.epoch <= first_pruning_epoch], pruning[pruning.epoch > first_pruning_epoch]
-        if len(before) and len(after):
-            pruning_lifts.append(after.val_accuracy.max() > before.val_accuracy.max())
-    rows = [
-        ("Fig. 7a: the pruning network still improves after the retrained models have early-stopped",
-         keeps_rising),
-        ("Fig. 7b: pruning lifts the pruning network above its best before pruning began",
-         pruning_lifts),
-    ]
-    return _claims_table(rows, "no stored curve covers it")
+        rows.append({"trial": trial, "pruning_lifts": gain(pruning, first_pruning_epoch),
+                     "keeps_rising": gain(pruning, max(int(c.epoch.max()) for c in retrained)) if retrained else np.nan})
+    return pd.DataFrame(rows, columns=["trial", "keeps_rising", "pruning_lifts"])
+
+
+def seed_fig7_claims(fig7: pd.DataFrame, protocol: str, first_pruning_epoch: float, alpha: float = stats.ALPHA,
+                     margin: stats.Margin | None = None, published: pd.DataFrame | None = None,
+                     seed: int = 0) -> pd.DataFrame:
+    """The seed paper's claims about its Fig. 7 (50 % density), decided on every trial's curves.
+
+    From curves with columns ``protocol, model, trial, epoch, val_accuracy`` (epochs counted
+    from 1; the record of epoch ``first_pruning_epoch`` is the last one before the first pruning
+    step). Per trial, a gain in pp: 7a, the pruning network's best after the retrained models' last
+    epoch minus its best until then; 7b, its best after the first pruning step minus its best
+    before it. Each claim says the gain is positive: a one-sided exact Wilcoxon signed-rank test
+    over the trials, with the median gain's bootstrap interval. ``margin`` defaults to the
+    trial-to-trial standard deviation of the dense model's best validation accuracy. ``published``
+    (``figures.published_fig7()``, one 500-epoch trial per panel) gives the published gain,
+    the median over its panels.
+    """
+    part = fig7[fig7.protocol == protocol]
+    gains = _fig7_gains(part, first_pruning_epoch)
+    dense_best = part[part.model == "dense"].groupby("trial").val_accuracy.max()
+    margin = margin or stats.sd_margin(dense_best, f"the dense model's best validation accuracy ({protocol})")
+    if published is not None:
+        from lth.seed.schedule import pruning_epochs
+
+        curves = published.rename(columns={"panel": "trial", "test_accuracy": "val_accuracy"})
+        published_gains = _fig7_gains(curves, pruning_epochs(int(curves.epoch.max()))[0]).median(numeric_only=True)
+    rows = []
+    for key, text in [("keeps_rising", "Fig. 7a: the pruning network still improves after the retrained models "
+                                        "have early-stopped"),
+                      ("pruning_lifts", "Fig. 7b: pruning lifts the pruning network above its best before pruning "
+                                        "began")]:
+        values = gains[key].dropna()
+        published_effect = {"50 %": 100 * published_gains[key]} if published is not None else {}
+        frame = stats.cells_frame([("50 %", values, None)] if len(values) else [])
+        rows.append((stats.Claim(f"fig7_{key}", text, "greater", margin, b=None, published=published_effect), frame))
+    return _claims_table(rows, "no stored curve covers it", alpha=alpha, seed=seed)
 
 
 def fc_claims(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,5 +1,7 @@
 import math
 
+import numpy as np
+
 import pandas as pd
 import pytest
 
@@ -44,9 +46,21 @@ def test_median_iqr_and_mann_whitney():
     table = analysis.median_iqr(frame, ["model"]).set_index("model")
     assert table.loc["ticket", "median"] == pytest.approx(0.9875) and table.loc["random", "n"] == 4
     test = analysis.mann_whitney(frame, "ticket", "random", ["density"])
-    assert test.U.iloc[0] == 16 and test.p_value.iloc[0] < 0.05
+    assert test.U.iloc[0] == 16 and test.p_value.iloc[0] == pytest.approx(2 / 70)  # exact: 2 of C(8, 4) splits
+    assert test.effect_pp.iloc[0] == pytest.approx(100 * (0.9875 - 0.9075))
+    assert test.ci_low_pp.iloc[0] <= test.effect_pp.iloc[0] <= test.ci_high_pp.iloc[0]
     same = frame.assign(test_accuracy=0.5)
     assert analysis.mann_whitney(same, "ticket", "random", ["density"]).p_value.iloc[0] == 1.0
+
+
+def test_mann_whitney_corrects_across_the_groups_of_one_call():
+    frame = pd.DataFrame([{"model": m, "density": d, "test_accuracy": v}
+                          for d, shift in [(0.5, 0.0), (0.1, 0.05)]
+                          for m, values in [("ticket", [0.95, 0.96, 0.97, 0.98]), ("random", [0.94, 0.955, 0.965, 0.975])]
+                          for v in np.array(values) - (shift if m == "random" else 0)])
+    test = analysis.mann_whitney(frame, "ticket", "random", ["density"]).set_index("density")
+    assert test.p_holm.to_numpy() == pytest.approx([min(1, 2 * test.p_value.min()), test.p_value.max()])
+    assert test.loc[0.1, "p_value"] == pytest.approx(2 / 70)
 
 
 def test_trial_counts_lists_every_expected_cell():
@@ -67,27 +81,44 @@ def _fig7(curves_by_model_trial, protocol="faithful"):
                          for (m, t), values in curves_by_model_trial.items() for e, v in enumerate(values)])
 
 
-def test_seed_fig7_claims_checks_each_trial():
-    # Trial 0: retrained models stop after epoch 3; pruning first prunes after epoch 4 and then rises.
-    # Trial 1: pruning peaks before the retrained models stop and before pruning, then falls.
-    fig7 = _fig7({("pruning", 0): [0.90, 0.92, 0.93, 0.93, 0.95, 0.96], ("ticket", 0): [0.9, 0.94, 0.94],
-                  ("random", 0): [0.9, 0.93],
-                  ("pruning", 1): [0.90, 0.97, 0.96, 0.95, 0.50, 0.11], ("ticket", 1): [0.9, 0.95, 0.95]})
-    claims = analysis.seed_fig7_claims(fig7, "faithful", first_pruning_epoch=4).set_index("claim")
-    assert list(claims.checks) == [2, 2] and list(claims.passed) == [1, 1]
-    assert set(claims.verdict) == {"partly"}
-    only_rises = analysis.seed_fig7_claims(fig7[fig7.trial == 0], "faithful", first_pruning_epoch=4)
-    assert set(only_rises.verdict) == {"holds"}
-
-
-def test_seed_fig7_claims_uses_the_retrained_models_last_epoch_and_the_first_pruning_step():
+def test_fig7_gains_use_the_retrained_models_last_epoch_and_the_first_pruning_step():
     # The pruning network's best comes at epoch 4: after the ticket stops (3) but not after the
     # random re-initialisation (5), and not after the first pruning step (epoch 4 is before it).
     fig7 = _fig7({("pruning", 0): [0.90, 0.92, 0.93, 0.99, 0.95, 0.96], ("ticket", 0): [0.9, 0.94, 0.94],
-                  ("random", 0): [0.9, 0.93, 0.93, 0.93, 0.93]})
-    claims = analysis.seed_fig7_claims(fig7, "faithful", first_pruning_epoch=4)
-    assert list(claims.passed) == [0, 0] and set(claims.verdict) == {"does not hold"}
-    assert list(analysis.seed_fig7_claims(fig7, "faithful", first_pruning_epoch=3).passed) == [0, 1]
+                  ("random", 0): [0.9, 0.93, 0.93, 0.93, 0.93],
+                  ("pruning", 1): [0.90, 0.92, 0.93, 0.93, 0.95, 0.96], ("ticket", 1): [0.9, 0.94, 0.94],
+                  ("pruning", 2): [0.90, 0.91]})
+    gains = analysis._fig7_gains(fig7, first_pruning_epoch=4).set_index("trial")
+    assert gains.loc[0, "keeps_rising"] == pytest.approx(0.96 - 0.99)  # best after epoch 5 minus best until it
+    assert gains.loc[0, "pruning_lifts"] == pytest.approx(0.96 - 0.99)
+    assert gains.loc[1, "keeps_rising"] == pytest.approx(0.96 - 0.93)  # after the ticket's epoch 3
+    assert analysis._fig7_gains(fig7, first_pruning_epoch=3).set_index("trial").loc[0, "pruning_lifts"] == \
+        pytest.approx(0.99 - 0.93)
+    assert math.isnan(gains.loc[2, "keeps_rising"]) and math.isnan(gains.loc[2, "pruning_lifts"])  # nothing after
+
+
+def _rising(gains, protocol="faithful"):
+    """Curves whose pruning network gains ``gains[t]`` after epoch 3, with a ticket stopping at 3 and a dense model."""
+    curves = {}
+    for t, gain in enumerate(gains):
+        curves[("pruning", t)] = [0.90, 0.95, 0.96, 0.95, 0.96 + gain]
+        curves[("ticket", t)] = [0.9, 0.94, 0.94]
+        curves[("dense", t)] = [0.95, 0.97 + 0.001 * (t % 3)]
+    return _fig7(curves, protocol)
+
+
+def test_seed_fig7_claims_decide_the_gain_over_trials():
+    rising = analysis.seed_fig7_claims(_rising([0.01, 0.012, 0.008, 0.011, 0.009, 0.01, 0.013]), "faithful",
+                                       first_pruning_epoch=3).set_index("key")
+    assert list(rising.verdict) == ["holds", "holds"] and list(rising.checks) == [1, 1]
+    assert rising.loc["fig7_keeps_rising", "effect"] == pytest.approx(1.0)  # median gain, pp
+    assert rising.loc["fig7_keeps_rising", "p_holm"] == pytest.approx(1 / 128)  # 7 positive gains, one-sided
+    assert rising.loc["fig7_keeps_rising", "trials"] == 7 and "Wilcoxon" in rising.loc["fig7_keeps_rising", "test"]
+    assert rising.margin.iloc[0] == pytest.approx(100 * np.std([0.97, 0.971, 0.972, 0.97, 0.971, 0.972, 0.97], ddof=1))
+    falling = analysis.seed_fig7_claims(_rising([-0.05] * 7), "faithful", first_pruning_epoch=3)
+    assert set(falling.verdict) == {"does not hold"}
+    few = analysis.seed_fig7_claims(_rising([0.01, -0.002, 0.004]), "faithful", first_pruning_epoch=3)
+    assert set(few.verdict) == {"undecided at 3 trials"} and (few.trials_needed > 3).all()
 
 
 def test_seed_fig7_claims_without_curves_says_so():
@@ -95,3 +126,54 @@ def test_seed_fig7_claims_without_curves_says_so():
     assert list(claims.checks) == [0, 0] and set(claims.verdict) == {"not tested (no stored curve covers it)"}
     empty = analysis.seed_fig7_claims(_fig7({("pruning", 0): [0.9]}), "corrected", first_pruning_epoch=4)
     assert list(empty.checks) == [0, 0]
+
+
+def test_seed_fig7_claims_quote_the_published_gain():
+    published = pd.DataFrame([{"panel": p, "model": "pruning", "epoch": e, "test_accuracy": v}
+                              for p, top in [("a", 0.99), ("b", 0.98)]
+                              for e, v in [(50, 0.97), (100, 0.975), (101, 0.96), (500, top)]])
+    claims = analysis.seed_fig7_claims(_rising([0.01] * 5), "faithful", 3, published=published).set_index("key")
+    # 500 epochs: the first pruning step after epoch 100; gains 1.5 and 0.5 pp, their median 1 pp
+    assert claims.loc["fig7_pruning_lifts", "published"] == pytest.approx(1.0)
+
+
+def _fig6(cells, protocol="faithful"):
+    """Fig. 6 rows from {(model, density): accuracies}."""
+    return pd.DataFrame([{"protocol": protocol, "model": m, "density": d, "trial": t, "test_accuracy": v}
+                         for (m, d), values in cells.items() for t, v in enumerate(values)])
+
+
+def test_seed_claims_decide_each_claim_with_its_test_and_margin():
+    dense = [0.980, 0.984, 0.976, 0.980, 0.985, 0.975, 0.980]  # margin: their SD, 0.37 pp
+    high = [0.9900, 0.9905, 0.9895, 0.9900, 0.9905, 0.9895, 0.9900]  # 1 pp above dense, ten times tighter
+    fig6 = _fig6({("dense", 1.0): dense, ("ticket", 0.5): high, ("random", 0.5): high,
+                  ("ticket", 0.02): high, ("random", 0.02): dense})
+    claims = analysis.seed_claims(fig6, "faithful").set_index("key")
+    margin = 100 * np.std(dense, ddof=1)
+    assert claims.margin.to_numpy() == pytest.approx(margin) and "7 trials" in claims.margin_justification.iloc[0]
+    assert claims.loc["pruned_beat_dense", "verdict"] == "holds" and claims.loc["pruned_beat_dense", "checks"] == 2
+    assert claims.loc["ticket_beats_random", "verdict"] == "holds"
+    assert claims.loc["ticket_beats_random", "effect"] == pytest.approx(1.0)
+    assert claims.loc["ticket_beats_random", "p_holm"] == pytest.approx(1 / math.comb(14, 7))  # separated samples
+    assert claims.loc["ticket_alike_random_above_10", "verdict"] == "holds"  # identical samples at 50 %
+    assert claims.loc["ticket_alike_random_above_10", "test"].startswith("TOST")
+    below = claims.loc["pruned_below_dense"]  # the ticket at 2 % lies 1 pp above the dense model, not below
+    assert below.verdict == "does not hold" and below.cell == "ticket, 2 %" and below.p_holm_against < 0.05
+    assert claims.loc["pruning_leads_high", "verdict"].startswith("not tested")  # no pruning network
+    worse = analysis.seed_claims(_fig6({("dense", 1.0): dense, ("ticket", 0.05): dense, ("random", 0.05): high}),
+                                 "faithful").set_index("key")
+    assert worse.loc["ticket_beats_random", "verdict"] == "does not hold"
+    assert worse.loc["ticket_beats_random", "p_holm_against"] < 0.05
+
+
+def test_seed_claims_published_effects_and_the_older_rule_rows():
+    fig6 = _fig6({("dense", 1.0): [0.98, 0.981], ("ticket", 0.1): [0.985, 0.986], ("random", 0.1): [0.984, 0.983]})
+    published = pd.DataFrame([("ticket", 0.1, "median", 0.989), ("random", 0.1, "median", 0.9877),
+                              ("dense", None, "mean", 0.985875)], columns=["model", "density", "stat", "value"])
+    claims = analysis.seed_claims(fig6, "faithful", published=published).set_index("key")
+    assert claims.loc["ticket_beats_random", "published"] == pytest.approx(0.13)
+    assert claims.loc["pruned_beat_dense", "published"] == pytest.approx(100 * (0.989 - 0.985875))  # or random's
+    assert claims.loc["ticket_beats_random", "verdict"] == "undecided at 2 trials"
+    older = analysis._claims_table([("a rule per cell", [True, False]), ("none", [])])
+    assert list(older.verdict) == ["partly", "not tested (no such densities in this run)"]
+    assert list(older.columns) == analysis.stats.ROW_COLUMNS and older.effect.isna().all()
