@@ -102,7 +102,7 @@ def run_jobs(jobs: list[Job], store: ResultsStore | None = None, group_size: int
         raise ValueError(f"group_size must be >= 1, got {group_size}")
     chunks = _chunks(jobs, store, group_size)
     if client is not None:
-        dispatch([(f"group of {len(c)} {c[0].kind} runs", train_group, {"chunk": c, "store": str(store.root)})
+        dispatch([(f"group of {len(c)} {c[0].kind} runs", "lth.jobs:train_group", {"chunk": c, "store": str(store.root)})
                   for c in chunks], client, progress)
     else:
         for chunk in chunks:
@@ -145,18 +145,19 @@ def _members(chunk: list[Job]) -> list[tuple[str, dict]]:
     return [(job.kind, job.config) for job in chunk]
 
 
-def dispatch(work: list[tuple[str, Callable, dict]], client=None, progress=None) -> None:
-    """Run each ``(label, fn, kwargs)`` as ``fn(**kwargs, progress=...)``: in order here, or with a
+def dispatch(work: list[tuple[str, str, dict]], client=None, progress=None) -> None:
+    """Run each ``(label, "module:function", kwargs)`` as ``function(**kwargs, progress=...)``: in order here, or with a
     Dask ``client`` as many at once as the cluster has workers, earlier ones first.
 
     On Dask each worker's progress messages reach ``progress`` as they happen (an event
     topic), not when its task ends. A failed task does not stop the others: each failure is
     reported as it happens, and once every task has ended one error names them all (their
-    finished runs stay stored, so running again retries only what is missing).
+    finished runs stay stored, so running again retries only what is missing). The function
+    is named, not passed: a worker imports it, so no pickled copy of its code travels.
     """
     if client is None:
-        for _, fn, kwargs in work:
-            fn(**kwargs, progress=progress)
+        for _, function, kwargs in work:
+            _resolve(function)(**kwargs, progress=progress)
         return
     from dask.distributed import as_completed
 
@@ -169,8 +170,8 @@ def dispatch(work: list[tuple[str, Callable, dict]], client=None, progress=None)
 
     client.subscribe_topic(PROGRESS_TOPIC, forward)
     try:
-        futures = {client.submit(_remote, label, fn, kwargs, pure=False, priority=len(work) - i): label
-                   for i, (label, fn, kwargs) in enumerate(work)}
+        futures = {client.submit(_remote, label, function, kwargs, pure=False, priority=len(work) - i): label
+                   for i, (label, function, kwargs) in enumerate(work)}
         for future in as_completed(list(futures)):
             try:
                 sent += future.result()
@@ -191,10 +192,19 @@ def dispatch(work: list[tuple[str, Callable, dict]], client=None, progress=None)
                            f"run again to retry): " + "; ".join(failed))
 
 
-def _remote(label: str, fn: Callable, kwargs: dict) -> list[str]:
-    """A Dask task: ``fn(**kwargs)``, each progress message also sent to the scheduler as it happens."""
+def _resolve(function: str) -> Callable:
+    """The function named ``"module:function"``, looked up now (so a patched one is found)."""
+    import importlib
+
+    module, name = function.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _remote(label: str, function: str, kwargs: dict) -> list[str]:
+    """A Dask task: ``function(**kwargs)``, each progress message also sent to the scheduler as it happens."""
     from distributed import get_worker
 
+    fn = _resolve(function)
     worker = get_worker()
     messages = []
 

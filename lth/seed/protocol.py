@@ -282,7 +282,7 @@ def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, s
         pruning.check_density(d)
     todo = tasks(protocols, densities, trials, store, trials_per_task, epochs, subset, batch_size)
     where = store if client is None else str(store.root)  # a Dask worker opens the store at its path
-    dispatch([(describe_task(task), run_task, dict(zip(("protocol", "trials", "density"), task), epochs=epochs,
+    dispatch([(describe_task(task), "lth.seed.protocol:run_task", dict(zip(("protocol", "trials", "density"), task), epochs=epochs,
                                                        subset=subset, store=where, group_size=group_size,
                                                        batch_size=batch_size))
               for task in todo], client, progress)
