@@ -4,6 +4,7 @@
     python -m lth run --model lenet300 --iterations 5000 --levels 1
     python -m lth run --config my_run.yaml    # same flags, from a YAML file
     python -m lth sweep-seed --trials 5       # the seed paper's experiment (resumes)
+    python -m lth sweep-fc --network lenet300 # Frankle & Carbin at published scale (resumes; --status)
     python -m lth figures                     # regenerate results/figures/*.csv
     python -m lth check-results               # verify the results store
     python -m lth migrate-store               # rewrite runs stored in an older config shape
@@ -132,6 +133,58 @@ def _sweep_status(args):
           f"{missing} runs missing, {cost}")
 
 
+def _fc_sweeps(args) -> list:
+    from lth import frankle_carbin
+
+    if args.network == "all" and not (args.status or args.dry_run):
+        raise ValueError("--network all goes with --status or --dry-run; a sweep trains one network at a time")
+    networks = frankle_carbin.NETWORKS if args.network == "all" else [args.network]
+    overrides = {"iterations": args.iterations, "levels": args.levels, "trials": args.trials,
+                 "random_mask_trials": args.random_mask_trials, "eval_every": args.eval_every,
+                 "dataset": args.dataset, "group_size": args.group_size}
+    if args.width is not None:
+        overrides["width"] = args.width
+    if args.subset is not None:
+        overrides["subset"] = args.subset
+    if args.settings:
+        overrides["settings"] = args.settings.split(",")
+    return [frankle_carbin.sweep(n, **{k: v for k, v in overrides.items() if v is not None}) for n in networks]
+
+
+def _sweep_fc(args):
+    from lth import frankle_carbin
+
+    for sw in _fc_sweeps(args):
+        if args.status or args.dry_run:
+            _print_fc_status(sw, frankle_carbin.status(sw))
+        elif args.estimate:
+            cost = frankle_carbin.estimate_cost(sw, steps=args.estimate)
+            print(f"{sw.network}: {cost['cpu_s_per_network_step'] * 1000:.2f} ms CPU per network and step "
+                  f"(+{cost['compile_cpu_s_per_group']:.1f} s per group to trace), load average "
+                  f"{cost['load_average']:.1f} on {cost['cpu_count']} cores: the sweep's {cost['sweep_runs']} runs "
+                  f"take about {cost['sweep_machine_hours']:.1f} machine-hours ({sw.describe()})", flush=True)
+        else:
+            client = None
+            if args.dask:
+                from lth.jobs import dask_client
+
+                client = dask_client(args.dask, workers=args.workers)
+                print(f"dispatching to Dask: {client}", flush=True)
+            print(f"sweep {sw.network}: {sw.describe()}", flush=True)
+            sw.run(progress=lambda msg: print(msg, flush=True), client=client)
+            _print_fc_status(sw, frankle_carbin.status(sw))
+
+
+def _print_fc_status(sw, report):
+    print(f"{sw.network}: {sw.describe()}")
+    print("trials stored per setting, method and round ('.': no such run):")
+    print(report["table"].astype("Int64").astype(str).replace("<NA>", ".").to_string())
+    hours = ("nothing says yet what a run costs (python -m lth sweep-fc --estimate 300 times one)"
+             if report["hours_left"] is None else
+             f"about {report['hours_left']:.1f} machine-hours left, from {report['basis']}")
+    print(f"{report['stored']} of {report['planned']} runs stored; {hours}\n", flush=True)
+
+
 def _seed_screen(args):
     from lth.seed import screen
 
@@ -153,7 +206,7 @@ def _seed_screen(args):
 def _figures(args):
     from lth import figures
 
-    for path in figures.write_seed_figure_data(epochs=args.epochs):
+    for path in figures.write_seed_figure_data(epochs=args.epochs) + figures.write_fc_figure_data():
         print(f"wrote {path}")
 
 
@@ -169,7 +222,8 @@ def _verify(args):
     from lth.store import ResultsStore
 
     verify.verify(args.sample, ResultsStore(args.root) if args.root else ResultsStore(), seed=args.seed,
-                  progress=lambda msg: print(msg, flush=True))
+                  progress=lambda msg: print(msg, flush=True),
+                  kinds=tuple(args.kinds.split(",")) if args.kinds else verify.RETRAINABLE)
 
 
 def _check_results(args):
@@ -234,6 +288,30 @@ def build_parser():
     status.add_argument("--epochs", type=int, default=500)
     status.set_defaults(func=_sweep_status)
 
+    fc = sub.add_parser("sweep-fc", help="run or resume Frankle & Carbin's experiment for one network at this "
+                                         "book's scale (lth.frankle_carbin.SCALES); stored runs are never retrained")
+    fc.add_argument("--network", required=True, choices=("lenet300", "conv2", "conv4", "conv6", "vgg", "all"),
+                    help="all: with --status only")
+    fc.add_argument("--status", action="store_true", help="trials stored per method and round, machine-hours left")
+    fc.add_argument("--dry-run", action="store_true", help="the same as --status: list, train nothing")
+    fc.add_argument("--estimate", type=int, default=0, metavar="STEPS",
+                    help="time one group for STEPS steps in a scratch store and record the cost "
+                         "(results/bench/fc-sweep-cost.json); trains nothing of the sweep")
+    fc.add_argument("--iterations", type=int, help="per training (default: the network's scale)")
+    fc.add_argument("--levels", type=int, help="pruning rounds after the dense level 0")
+    fc.add_argument("--trials", type=int, help="trials of the ticket and each control but the random mask")
+    fc.add_argument("--random-mask-trials", type=int, help="trials of the random mask (lenet300)")
+    fc.add_argument("--width", type=int, help="first convolution's filters (conv, vgg; published 64)")
+    fc.add_argument("--eval-every", type=int, help="steps between evaluations (default 100)")
+    fc.add_argument("--dataset", help="mnist, fashion_mnist or cifar10 (default: the network's scale)")
+    fc.add_argument("--subset", type=int, help="first N images per split (quick tests)")
+    fc.add_argument("--settings", default="", help="vgg: comma-separated of 'lr 0.1', 'lr 0.01', 'lr 0.1 warm-up'"
+                                                   " (default all three)")
+    fc.add_argument("--group-size", type=int, help="networks trained together (default: the network's scale)")
+    fc.add_argument("--dask", default="", help="'local' for a local Dask cluster, or a scheduler address")
+    fc.add_argument("--workers", type=int, default=1, help="local Dask cluster processes (default 1)")
+    fc.set_defaults(func=_sweep_fc)
+
     scr = sub.add_parser("seed-screen", help="the seed-fidelity screen: the authors' procedure by Keras fit in "
                                              "their environment (make legacy-env) and ours (resumes)")
     scr.add_argument("--trials", type=int, default=3)
@@ -243,7 +321,8 @@ def build_parser():
     scr.add_argument("--dry-run", action="store_true", help="list the runs, stored or to train, and stop")
     scr.set_defaults(func=_seed_screen)
 
-    figs = sub.add_parser("figures", help="regenerate results/figures/seed-fig6.csv and seed-fig7.csv")
+    figs = sub.add_parser("figures", help="regenerate results/figures/seed-fig6.csv, seed-fig7.csv and the "
+                                          "Frankle & Carbin sweeps' fc-lenet300.csv, fc-conv.csv, fc-vgg.csv")
     figs.add_argument("--epochs", type=int, default=500)
     figs.set_defaults(func=_figures)
 
@@ -255,6 +334,8 @@ def build_parser():
                                         "report how many agree bit for bit")
     ver.add_argument("--sample", type=int, default=1, help="how many runs (default 1)")
     ver.add_argument("--seed", type=int, default=0, help="seed of the random draw (default 0)")
+    ver.add_argument("--kinds", default="", help="comma-separated kinds to draw from (default: every re-trainable "
+                                                 "kind: train, lottery, seed_protocol, seed_unpruned)")
     ver.add_argument("--root", help="runs folder (default results/runs)")
     ver.set_defaults(func=_verify)
 

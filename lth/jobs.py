@@ -137,8 +137,31 @@ def train_group(chunk: list[Job], store: ResultsStore | str, progress=None) -> N
             progress(f"stored {job.kind} {store.folder(job.kind, job.config).name}: "
                      f"test accuracy {result['test_accuracy']:.4f}")
 
-    training.train(trainees, data, chunk[0].training, on_done=on_done, checkpoint=checkpoint)
+    training.train(trainees, data, chunk[0].training, on_done=on_done, checkpoint=checkpoint,
+                   progress=_StepReport(f"{len(chunk)} {chunk[0].kind} run(s)", progress) if progress else None)
     store.describe_checkpoint(checkpoint, None)  # the group finished and removed its checkpoint
+
+
+class _StepReport:
+    """A training group's progress as a message at most every ``every_s`` seconds: the step, how
+    many networks still train, and the time left at the pace so far."""
+
+    def __init__(self, label: str, sink, every_s: float = 60.0):
+        self.label, self.sink, self.every_s = label, sink, every_s
+        self.started = self.last = time.monotonic()
+        self.first_step = None
+
+    def __call__(self, step: int, total: int, active: int) -> None:
+        now = time.monotonic()
+        if self.first_step is None:  # a resumed group starts part-way: pace from where it started
+            self.first_step, self.started = step, now
+            return
+        if now - self.last < self.every_s:
+            return
+        self.last = now
+        pace = (now - self.started) / max(step - self.first_step, 1)
+        self.sink(f"{self.label}: step {step:,} of {total:,}, {active} training, "
+                  f"~{pace * (total - step) / 60:.0f} min left")
 
 
 def _members(chunk: list[Job]) -> list[tuple[str, dict]]:

@@ -72,12 +72,15 @@ def _same(a: dict, b: dict) -> bool:
     return all(a.get(k) == b.get(k) for k in keys)
 
 
-def verify(sample: int, store: ResultsStore | None = None, seed: int = 0, progress=print) -> dict:
-    """Re-train ``sample`` stored runs drawn at random (``seed``); returns the comparison."""
+def verify(sample: int, store: ResultsStore | None = None, seed: int = 0, progress=print, kinds=RETRAINABLE) -> dict:
+    """Re-train ``sample`` stored runs of ``kinds`` drawn at random (``seed``); returns the comparison."""
     if not isinstance(sample, int) or isinstance(sample, bool) or sample < 1:
         raise ValueError(f"sample must be a positive int, got {sample!r}")
+    unknown = sorted(set(kinds) - set(RETRAINABLE))
+    if unknown:
+        raise ValueError(f"cannot re-train runs of kind {unknown}; re-trainable kinds: {list(RETRAINABLE)}")
     store = store or ResultsStore()
-    candidates = [run for run in store.runs() if run.kind in RETRAINABLE]
+    candidates = [run for run in store.runs() if run.kind in kinds]
     if not candidates:
         raise ValueError(f"no re-trainable run ({', '.join(RETRAINABLE)}) is stored under {store.root}")
     chosen = random.Random(seed).sample(candidates, min(sample, len(candidates)))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run (or resume) the seed paper's experiment at published scale in the background.
-# Usage: scripts/seed_sweep.sh [TRIALS] ; log in results/logs/seed_sweep.log
+# Usage: [PROTOCOLS=faithful-lr0.001] scripts/seed_sweep.sh [TRIALS] ; log in results/logs/seed_sweep.log (default: every protocol)
 #
 # It runs one single-threaded Dask worker per core (WORKERS=n to change), each training one
 # independent task at a time: two trials' dense models, or two trials' pruning networks as one
@@ -33,6 +33,6 @@ log_level=3; if [ -n "${VERBOSE:-}" ] && [ "$VERBOSE" != 0 ]; then log_level=0; 
 PYTHONPATH="$snapshot" LTH_RESULTS_DIR="$root/results" LTH_DATA_DIR="$root/data" \
   TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-$log_level}" \
   nohup sh -c '"$@" 2>&1 | "$0"' "$root/scripts/tf_log_filter.sh" "$root/.venv/bin/python" -m lth sweep-seed --trials "${1:-10}" --epochs 500 \
-    --dask local --workers "${WORKERS:-$(nproc)}" --trials-per-task 2 --group-size 4 \
+    --dask local --workers "${WORKERS:-$(nproc)}" --trials-per-task 2 --group-size 4 --protocols "${PROTOCOLS:-}" \
   >> "$root/results/logs/seed_sweep.log" 2>&1 &
 echo "sweep started (pid $!) from $snapshot, log: results/logs/seed_sweep.log"

@@ -140,7 +140,7 @@ def test_seed_sweep_on_two_dask_workers_stores_every_run(store, tmp_path):
     assert [r.path.name for r in remote] == [r.path.name for r in local]
     stored = [m for m in messages if m.startswith("stored ")]
     started = [m for m in messages if m.startswith("task started: ")]
-    assert len(stored) == len(remote) == 1 + 2 * 3 and len(started) == 3 and len(messages) == 10
+    assert len(stored) == len(remote) == 1 + 2 * 3 and len(started) == 3  # (and progress lines on long tasks)
     assert "task started: faithful, trial(s) 0, density 0.5" in started
     assert all(live)
     assert {r.provenance["tf_intra_op_threads"] for r in remote} == {max(1, (os.cpu_count() or 1) // 2)}
@@ -261,7 +261,7 @@ def test_sweep_status_reports_every_cell_of_an_empty_store(store, capsys):
 
     cli.main(["sweep-status", "--trials", "5"])
     out = capsys.readouterr().out
-    assert "0 of 44 cells hold 5 trials or more; 220 runs missing, no stored run yet" in out
+    assert "0 of 66 cells hold 5 trials or more; 330 runs missing, no stored run yet" in out
 
 
 def test_a_failed_sweep_task_does_not_stop_the_others(store, monkeypatch):
