@@ -174,37 +174,34 @@ def tick_marks(segments):
     return h, v
 
 
-def y_axis(spans, hticks, pattern):
-    """Match y tick labels (text matching `pattern`) to the tick mark just right of each label."""
+def match_ticks(spans, ticks, pattern, label_centre, tick_position, beside, convert=float):
+    """Match tick labels (text matching `pattern`) to their tick marks: the unused mark ``beside`` the
+    label whose position lies within 3 pt of the label's centre; returns (mark positions, values)."""
     pos, val, used = [], [], set()
-    for t, (x0, y0, x1, y1) in spans:
+    for t, box in spans:
         if not re.fullmatch(pattern, t):
             continue
-        yc = (y0 + y1) / 2
-        cands = [(abs(ty - yc), i) for i, (tx0, tx1, ty) in enumerate(hticks)
-                 if 0 <= tx0 - x1 < 6 and abs(ty - yc) < 3 and i not in used]
+        centre = label_centre(box)
+        cands = [(abs(tick_position(tick) - centre), i) for i, tick in enumerate(ticks)
+                 if beside(box, tick) and abs(tick_position(tick) - centre) < 3 and i not in used]
         if cands:
             i = min(cands)[1]
             used.add(i)
-            pos.append(hticks[i][2])
-            val.append(float(t))
+            pos.append(tick_position(ticks[i]))
+            val.append(convert(t))
     return pos, val
+
+
+def y_axis(spans, hticks, pattern):
+    """Y tick labels matched to the horizontal tick mark just right of each label."""
+    return match_ticks(spans, hticks, pattern, lambda b: (b[1] + b[3]) / 2, lambda tick: tick[2],
+                       lambda b, tick: 0 <= tick[0] - b[2] < 6)
 
 
 def x_axis(spans, vticks, pattern, convert):
-    pos, val, used = [], [], set()
-    for t, (x0, y0, x1, y1) in spans:
-        if not re.fullmatch(pattern, t):
-            continue
-        xc = (x0 + x1) / 2
-        cands = [(abs(tx - xc), i) for i, (tx, ty0, ty1) in enumerate(vticks)
-                 if -3 < y0 - ty1 < 6 and abs(tx - xc) < 3 and i not in used]
-        if cands:
-            i = min(cands)[1]
-            used.add(i)
-            pos.append(vticks[i][0])
-            val.append(convert(t))
-    return pos, val
+    """X tick labels matched to the vertical tick mark just above each label."""
+    return match_ticks(spans, vticks, pattern, lambda b: (b[0] + b[2]) / 2, lambda tick: tick[0],
+                       lambda b, tick: -3 < b[1] - tick[2] < 6, convert)
 
 
 def group_by(values, gap):

@@ -16,23 +16,9 @@
 # per training group: each group checkpoints into results/runs/.checkpoints (git-ignored) and
 # resumes from there when the sweep runs again. Those files stay on this machine; to go on from
 # them in a fresh clone (the next session), stop the sweep and commit them too:
-#   scripts/sweep_signal.sh stop && git add -f results/runs/.checkpoints/*.pkl && git commit ...
+#   scripts/sweep_signal.sh stop && git add -f results/runs/.checkpoints/*.pkl results/runs/.checkpoints/*.json && git commit ...
 # A group that finishes deletes its checkpoint, and the next results commit drops it from git.
 set -eu
 cd "$(dirname "$0")/.."
-root=$(pwd)
-mkdir -p results/logs
-snapshot="${TMPDIR:-/tmp}/lth-sweep-$(git rev-parse --short HEAD)"
-git worktree prune
-if [ ! -d "$snapshot" ]; then
-  git worktree add --detach --force "$snapshot" HEAD > /dev/null
-fi
-cd "$snapshot"
-# TensorFlow's C++ log stays out of the log file (scripts/tf_log_filter.sh); VERBOSE=1 keeps it.
-log_level=3; if [ -n "${VERBOSE:-}" ] && [ "$VERBOSE" != 0 ]; then log_level=0; fi
-PYTHONPATH="$snapshot" LTH_RESULTS_DIR="$root/results" LTH_DATA_DIR="$root/data" \
-  TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-$log_level}" \
-  nohup sh -c '"$@" 2>&1 | "$0"' "$root/scripts/tf_log_filter.sh" "$root/.venv/bin/python" -m lth sweep-seed --trials "${1:-10}" --epochs 500 \
-    --dask local --workers "${WORKERS:-$(nproc)}" --trials-per-task 2 --group-size 4 --protocols "${PROTOCOLS:-}" \
-  >> "$root/results/logs/seed_sweep.log" 2>&1 &
-echo "sweep started (pid $!) from $snapshot, log: results/logs/seed_sweep.log"
+exec scripts/run_from_snapshot.sh seed_sweep python -m lth sweep-seed --trials "${1:-10}" --epochs 500 \
+  --dask local --workers "${WORKERS:-$(nproc)}" --trials-per-task 2 --group-size 4 --protocols "${PROTOCOLS:-}"
