@@ -60,3 +60,48 @@ def test_the_driver_runs_in_the_authors_environment(store):
     assert run.provenance["packages"]["tensorflow"] == "2.1.0" and run.provenance["python"].startswith("3.7")
     assert run.result["batch_size_seen"] == 600  # TF 2.1 infers 600 from steps_per_epoch=100, as today
     assert run.result["final_density"] == pytest.approx(0.5, abs=0.01)
+
+
+def _curve_runs(cells):
+    """Fake screen runs: {(environment, lr, batch, role, trial): accuracy per epoch (list)}."""
+    from types import SimpleNamespace
+
+    runs = []
+    for (environment, lr, batch, role, trial), accuracy in cells.items():
+        runs.append(SimpleNamespace(
+            config={"environment": environment, "learning_rate": lr, "fit_batch_size": batch, "role": role,
+                    "trial": trial},
+            result={"history": {"epoch": list(range(1, len(accuracy) + 1)), "val_accuracy": accuracy,
+                                "train_loss": [0.0] * len(accuracy)}}))
+    return runs
+
+
+def test_screen_verdicts_follow_the_preregistered_criteria():
+    from lth.seed import report
+
+    good, plateau = [0.985] * 150, [0.975] * 150
+    collapsing = [0.975] * 100 + [0.5] * 50
+    cells = {}
+    for trial in range(3):
+        cells |= {("legacy", 0.001, None, "pruning", trial): good, ("main", 0.001, None, "pruning", trial): good,
+                  ("legacy", 0.01, None, "pruning", trial): collapsing, ("main", 0.01, None, "pruning", trial): plateau,
+                  ("main", 0.01, 32, "pruning", trial): plateau, ("main", 0.001, 32, "pruning", trial): plateau}
+        for environment in ("legacy", "main"):
+            for lr in (0.01, 0.001):
+                cells[(environment, lr, None, "dense", trial)] = [0.986] * 40
+        for lr in (0.01, 0.001):
+            cells[("main", lr, 32, "dense", trial)] = [0.95] * 40
+    table = report.screen_table(report.screen_curves(_curve_runs(cells)))
+    assert table.set_index(["environment", "learning_rate", "batch"]).matches.to_dict() == {
+        ("legacy", 0.001, "600 (inferred)"): True, ("legacy", 0.01, "600 (inferred)"): False,
+        ("main", 0.001, "32"): False, ("main", 0.001, "600 (inferred)"): True,
+        ("main", 0.01, "32"): False, ("main", 0.01, "600 (inferred)"): False}
+    assert table.set_index(["environment", "learning_rate", "batch"]).collapsed.loc[("legacy", 0.01, "600 (inferred)")] == 3
+    verdicts = report.screen_verdicts(table).set_index("hypothesis").verdict
+    assert verdicts["1. learning rate (0.001 against 0.01)"] == "confirmed"
+    assert verdicts["2. software environment (TF 2.1 against TF 2.21)"] == "undecided"  # lr 0.01 cells differ
+    assert verdicts["3. batch 32 against 600"] == "ruled out"
+    assert verdicts["5. lth's engine against Keras fit"] == "ruled out"
+    # one trial fewer: every verdict says it is provisional
+    fewer = report.screen_table(report.screen_curves(_curve_runs({k: v for k, v in cells.items() if k[4] < 2})))
+    assert all("provisional" in v for v in report.screen_verdicts(fewer).verdict)

@@ -183,8 +183,8 @@ def screen_verdicts(table, lth_faithful_runs=(), published_fig6=None) -> "pd.Dat
     present_low = [c for c in low if c is not None]
     if present_low and all(c.matches for c in present_low) and not any(c is not None and c.matches for c in high):
         verdict = "confirmed"
-    elif any(c[f"epoch {e}"] < PUBLISHED_LEVEL for c in present_low for e in (50, 100)) or any(
-            c.collapsed for c in present_low):
+    elif (present_low and all(min(c["epoch 50"], c["epoch 100"]) < PUBLISHED_LEVEL for c in present_low)) or any(
+            c.collapsed for c in present_low):  # every lr 0.001 cell under the level, or one collapsing
         verdict = "ruled out"
     else:
         verdict = "undecided"
