@@ -46,7 +46,8 @@ class Lottery:
     pruning ``prune.fraction`` of the weights left after level L-1's training,
     and the original initial weights. ``random_reinit`` keeps the level's mask
     with fresh weights; ``oneshot`` prunes level 0's trained weights straight
-    to level L's density.
+    to level L's density; ``random_mask`` keeps as many weights of each layer
+    as the ticket, chosen at random, with the original initial weights.
     """
 
     def __init__(self, data: DatasetHparams, model: ModelHparams, train: TrainingHparams,
@@ -100,6 +101,10 @@ class Lottery:
             final = {k[len("final/"):]: v for k, v in arrays.items() if k.startswith("final/")}
             full = {n: np.ones(w.shape, dtype=bool) for n, w in final.items()}
             return self.next_mask(final, full, 1 - (1 - self.prune.fraction) ** level)
+        if variant == "random_mask":
+            ticket = self.mask(level, "ticket")
+            rng = np.random.default_rng(derive_seed("random-mask", self.seed, level))
+            return None if ticket is None else pruning.random_masks_like(ticket, rng)
         previous = self.stored(level - 1, "ticket")
         if previous is None:
             return None
@@ -136,21 +141,37 @@ class Lottery:
 
 def run_lottery(lotteries: list[Lottery], levels: int, variants=("ticket",), store=None, group_size=4,
                 progress=None, client=None) -> list:
-    """Run levels 0..``levels`` of several lotteries (e.g. trials), level by level, grouped."""
+    """Run levels 0..``levels`` of several lotteries (e.g. trials), level by level, grouped.
+
+    ``variants``: the variants every lottery runs at levels 1.. (level 0 is the dense ticket), or a
+    mapping ``{variant: n}`` under which only the first ``n`` lotteries run that variant (fewer
+    trials of a costly control). Stored runs are never retrained, so running again resumes.
+    """
     store = store or ResultsStore()
     for lottery in lotteries:
         lottery.store = store
+    planned = _planned_variants(lotteries, variants)
     for level in range(levels + 1):
         jobs = []
         for lottery in lotteries:
-            for variant in (("ticket",) if level == 0 else variants):
+            for variant in (("ticket",) if level == 0 else planned[id(lottery)]):
                 job = lottery.job(level, variant)
                 if job is None:
                     raise RuntimeError(f"level {level} {variant} cannot start: level {level - 1} is not stored")
                 jobs.append(job)
         run_jobs(jobs, store, group_size=group_size, progress=progress, client=client)
     return [lot.stored(level, variant) for lot in lotteries
-            for level in range(levels + 1) for variant in (("ticket",) if level == 0 else variants)]
+            for level in range(levels + 1) for variant in (("ticket",) if level == 0 else planned[id(lot)])]
+
+
+def _planned_variants(lotteries: list[Lottery], variants) -> dict:
+    """Each lottery's variants (by ``id``) from :func:`run_lottery`'s ``variants``."""
+    if not isinstance(variants, dict):
+        return {id(lot): tuple(variants) for lot in lotteries}
+    for variant, n in variants.items():
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"the number of lotteries running {variant!r} must be an int >= 0, got {n!r}")
+    return {id(lot): tuple(v for v, n in variants.items() if i < n) for i, lot in enumerate(lotteries)}
 
 
 def job(desc: TrainRun | LotteryRun, store: ResultsStore | None = None) -> Job | None:

@@ -108,15 +108,17 @@ class DatasetHparams(Hparams):
 @dataclass(frozen=True)
 class ModelHparams(Hparams):
     name: str = _help("Registered model name (python -m lth models lists them).", "lenet300")
-    width: typing.Optional[int] = _help("Hidden units, for the 'mlp' model only.", None)
+    width: typing.Optional[int] = _help("Hidden units of 'mlp'; the first convolution's filters of conv2/4/6 and "
+                                        "vgg16/19 (published 64; the other layers in proportion). None: published.",
+                                        None)
 
     def validate(self):
         from lth import models
 
         models.spec(self.name)
-        if self.width is not None and (self.name != "mlp" or self.width < 1):
-            raise ValueError(f"ModelHparams.width must be a positive int for model 'mlp' only, "
-                             f"got width={self.width} for {self.name!r}")
+        if self.width is not None and (self.name not in models.WIDTH_SCALED or self.width < 1):
+            raise ValueError(f"ModelHparams.width must be a positive int for models {sorted(models.WIDTH_SCALED)} "
+                             f"only, got width={self.width} for {self.name!r}")
 
 
 OPTIMIZERS = ("adam", "sgd")

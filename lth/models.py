@@ -67,24 +67,33 @@ def lenet5(input_shape, num_classes):
     ], name="lenet5")
 
 
+PUBLISHED_WIDTH = 64  # the first convolution's filters in Frankle & Carbin's Conv-2/4/6 and in VGG
+
+
+def _scaled(filters: int, width: int | None) -> int:
+    """``filters`` of the published network at ``width`` (its first convolution's filters; None: published)."""
+    return filters if width is None else max(1, filters * width // PUBLISHED_WIDTH)
+
+
 def _conv_net(widths, name):
-    def build(input_shape, num_classes):
+    def build(input_shape, num_classes, width=None):
         init = "glorot_normal"
         stack = [keras.Input(input_shape)]
-        for i, width in enumerate(widths):
-            stack.append(layers.Conv2D(width, 3, padding="same", activation="relu",
+        for i, filters in enumerate(widths):
+            stack.append(layers.Conv2D(_scaled(filters, width), 3, padding="same", activation="relu",
                                        kernel_initializer=init, name=f"conv{i + 1}"))
             if i % 2 == 1:
                 stack.append(layers.MaxPool2D(2, name=f"pool{i // 2 + 1}"))
         stack += [
             layers.Flatten(name="flatten"),
-            layers.Dense(256, activation="relu", kernel_initializer=init, name="fc1"),
-            layers.Dense(256, activation="relu", kernel_initializer=init, name="fc2"),
+            layers.Dense(_scaled(256, width), activation="relu", kernel_initializer=init, name="fc1"),
+            layers.Dense(_scaled(256, width), activation="relu", kernel_initializer=init, name="fc2"),
             layers.Dense(num_classes, kernel_initializer=init, name="output"),
         ]
         return keras.Sequential(stack, name=name)
 
-    build.__doc__ = f"Frankle & Carbin's {name}: 3x3 convolutions {list(widths)}, pool after each pair, FC 256-256."
+    build.__doc__ = (f"Frankle & Carbin's {name}: 3x3 convolutions {list(widths)}, pool after each pair, FC 256-256; "
+                     f"``width`` scales every layer by width / {PUBLISHED_WIDTH}.")
     return build
 
 
@@ -95,7 +104,7 @@ VGG_PLANS = {
 
 
 def _vgg(plan_name):
-    def build(input_shape, num_classes):
+    def build(input_shape, num_classes, width=None):
         x = inputs = keras.Input(input_shape)
         conv, pool = 0, 0
         for item in VGG_PLANS[plan_name]:
@@ -104,15 +113,16 @@ def _vgg(plan_name):
                 x = layers.MaxPool2D(2, name=f"pool{pool}")(x)
             else:
                 conv += 1
-                x = layers.Conv2D(item, 3, padding="same", use_bias=False, kernel_initializer="he_normal",
-                                  name=f"conv{conv}")(x)
+                x = layers.Conv2D(_scaled(item, width), 3, padding="same", use_bias=False,
+                                  kernel_initializer="he_normal", name=f"conv{conv}")(x)
                 x = layers.BatchNormalization(name=f"bn{conv}")(x)
                 x = layers.ReLU(name=f"relu{conv}")(x)
         x = layers.GlobalAveragePooling2D(name="gap")(x)
         outputs = layers.Dense(num_classes, name="output")(x)
         return keras.Model(inputs, outputs, name=plan_name)
 
-    build.__doc__ = f"{plan_name.upper()} for CIFAR (batch norm, global average pool, one FC layer), as open_lth."
+    build.__doc__ = (f"{plan_name.upper()} for CIFAR (batch norm, global average pool, one FC layer), as open_lth; "
+                     f"``width`` scales every convolution by width / {PUBLISHED_WIDTH}.")
     return build
 
 
@@ -143,6 +153,12 @@ def resnet20(input_shape, num_classes):
     return keras.Model(inputs, outputs, name="resnet20")
 
 
+def _conv_rates(convolutions: int, conv_factor: float) -> dict:
+    """Frankle & Carbin's per-layer rates for Conv-2/4/6 as factors on the FC layers' 20 %: convolutions at
+    10 % (Conv-6: 15 %), the output layer at 10 %."""
+    return {f"conv{i + 1}": conv_factor for i in range(convolutions)} | {"output": 0.5}
+
+
 MODELS = {
     spec.name: spec
     for spec in [
@@ -152,16 +168,19 @@ MODELS = {
         ModelSpec("lenet5", lenet5, "LeNet-5-like net of the seed paper; only fc1, fc2 pruned",
                   prunable=lambda model: ["fc1", "fc2"]),
         ModelSpec("conv2", _conv_net([64, 64], "conv2"), "Conv-2 (Frankle & Carbin 2019)",
-                  input_shape=(32, 32, 3), rate_factors={"output": 0.5}),
+                  input_shape=(32, 32, 3), rate_factors=_conv_rates(2, 0.5)),
         ModelSpec("conv4", _conv_net([64, 64, 128, 128], "conv4"), "Conv-4 (Frankle & Carbin 2019)",
-                  input_shape=(32, 32, 3), rate_factors={"output": 0.5}),
+                  input_shape=(32, 32, 3), rate_factors=_conv_rates(4, 0.5)),
         ModelSpec("conv6", _conv_net([64, 64, 128, 128, 256, 256], "conv6"), "Conv-6 (Frankle & Carbin 2019)",
-                  input_shape=(32, 32, 3), rate_factors={"output": 0.5}),
+                  input_shape=(32, 32, 3), rate_factors=_conv_rates(6, 0.75)),
         ModelSpec("vgg16", _vgg("vgg16"), "VGG-16 for CIFAR-10 (Liu et al. 2019)", input_shape=(32, 32, 3)),
         ModelSpec("vgg19", _vgg("vgg19"), "VGG-19 for CIFAR-10 (Frankle & Carbin 2019)", input_shape=(32, 32, 3)),
         ModelSpec("resnet20", resnet20, "ResNet-20 for CIFAR-10 (He et al. 2016)", input_shape=(32, 32, 3)),
     ]
 }
+
+
+WIDTH_SCALED = ("mlp", "conv2", "conv4", "conv6", "vgg16", "vgg19")  # models that take a ``width``
 
 
 def spec(name: str) -> ModelSpec:
@@ -174,7 +193,8 @@ def build(name: str, *, seed: int, input_shape: tuple | None = None, num_classes
           width: int | None = None):
     """Build model ``name`` with weights drawn from ``seed`` (same seed, same weights).
 
-    ``width`` sets the hidden units of ``mlp`` and is refused by other models.
+    ``width`` sets the hidden units of ``mlp``, and the first convolution's filters of the models in
+    :data:`WIDTH_SCALED` (the other layers in proportion); other models refuse it.
     """
     model_spec = spec(name)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
@@ -182,8 +202,8 @@ def build(name: str, *, seed: int, input_shape: tuple | None = None, num_classes
     keras.utils.set_random_seed(int(seed))
     shape = tuple(input_shape or model_spec.input_shape)
     if width is not None:
-        if name != "mlp":
-            raise ValueError(f"width applies only to model 'mlp', not {name!r}")
+        if name not in WIDTH_SCALED:
+            raise ValueError(f"width applies only to models {sorted(WIDTH_SCALED)}, not {name!r}")
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"width must be a positive int, got {width!r}")
         return model_spec.build(shape, num_classes, width=width)

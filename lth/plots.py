@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -229,3 +230,80 @@ def ticket_vs_random(frame: pd.DataFrame, title: str, ax=None):
     _density_axis(ax, part["density (%)"])
     ax.set(title=title, xlabel="weights remaining (%)", ylabel="test accuracy")
     return ax
+
+
+# ------------------------------------------------------------------ Frankle & Carbin (lth.frankle_carbin)
+
+FC_METHOD_ORDER = ["ticket", "random", "oneshot", "random_mask"]
+FC_LABELS = {"ticket": "winning ticket (iterative, original init)", "random": "random re-initialisation",
+             "oneshot": "one-shot pruning (original init)", "random_mask": "random mask (original init)"}
+FC_COLORS = dict(zip(FC_METHOD_ORDER, sns.color_palette(n_colors=len(FC_METHOD_ORDER))))
+
+
+def _compression_axis(ax) -> None:
+    """A second x axis on top: the compression ratio (100 / weights remaining in %)."""
+    top = ax.secondary_xaxis("top", functions=(lambda d: 100 / d, lambda c: 100 / c))
+    top.set_xticks([1, 2, 5, 10, 20, 50, 100])
+    top.xaxis.set_major_formatter(mticker.FormatStrFormatter("%gx"))
+    top.xaxis.set_minor_formatter(mticker.NullFormatter())
+    top.set_xlabel("compression ratio of the prunable weights")
+
+
+def _unpruned_band(ax, frame: pd.DataFrame, value: str, percent: bool) -> None:
+    """The unpruned network's mean ± std (round 0) as a grey band across the axis."""
+    from lth.frankle_carbin import unpruned
+
+    mean, std, n = unpruned(frame, value)
+    if not n:
+        return
+    scale = 100 if percent else 1
+    if std == std:  # not NaN
+        ax.axhspan(scale * (mean - std), scale * (mean + std), color="grey", alpha=0.2)
+    ax.axhline(scale * mean, color="grey", lw=1, label=f"unpruned: mean ± std ({n} trial{'s' if n != 1 else ''})")
+
+
+def fc_against_density(frame: pd.DataFrame, value: str, ylabel: str, title: str, interval: str = "minmax",
+                       percent: bool = False, ax=None):
+    """Mean of ``value`` over trials against weights remaining (bottom, log, decreasing) and compression ratio
+    (top), one line per method with the range over trials (``interval="minmax"``) or a 95 % interval of the
+    mean (``"ci95"``) as a band, and the unpruned network's mean ± std as a grey band. Rows are
+    :func:`lth.figures.fc_frame`'s of one network and setting; round 0 (the unpruned network) starts every line."""
+    from lth.frankle_carbin import summary
+
+    ax = _axis(ax)
+    scale = 100 if percent else 1
+    _unpruned_band(ax, frame, value, percent)
+    dense = frame[frame["round"] == 0]
+    for method in [m for m in FC_METHOD_ORDER if m in set(frame.method)]:
+        part = pd.concat([dense.assign(method=method), frame[(frame.method == method) & (frame["round"] > 0)]])
+        line = summary(part, value, by=["round"], interval=interval)
+        x = line.density * 100
+        ax.plot(x, line["mean"] * scale, marker="o", ms=3, color=FC_COLORS[method], label=FC_LABELS[method])
+        ax.fill_between(x, line.low * scale, line.high * scale, color=FC_COLORS[method], alpha=0.15, lw=0)
+    if len(frame):
+        per_round = frame.groupby("round").density.mean() * 100
+        _density_axis(ax, per_round.iloc[::max(1, len(per_round) // 6)])
+        _compression_axis(ax)
+    band = "range over trials" if interval == "minmax" else "95 % interval of the mean"
+    ax.set(title=title, xlabel="weights remaining (%)", ylabel=ylabel)
+    ax.legend(fontsize=8, title=f"mean; band: {band}", title_fontsize=8)
+    return ax
+
+
+def fc_curves(curves: pd.DataFrame, rounds: dict, methods=("ticket", "random"), axes=None):
+    """Test accuracy over training iterations (mean over trials), one panel per method, one line per round
+    (``rounds``: ``{round: label}``, e.g. the rounds nearest 100, 51.3, 21.1, 7.0, 3.6 and 1.9 %); round 0
+    (the unpruned network) in every panel. F&C's Figs. 3 and 4."""
+    if axes is None:
+        _, axes = plt.subplots(1, len(methods), figsize=(5 * len(methods), 4), sharey=True, layout="constrained")
+    axes = list(np.atleast_1d(axes))
+    palette = dict(zip(rounds, sns.color_palette("viridis", n_colors=len(rounds))))
+    for ax, method in zip(axes, methods):
+        for round_, label in rounds.items():
+            part = curves[(curves["round"] == round_) & ((curves.method == method) | (curves["round"] == 0))]
+            if len(part):
+                mean = part.groupby("iteration").test_accuracy.mean()
+                ax.plot(mean.index, mean * 100, color=palette[round_], lw=1, label=label)
+        ax.set(title=FC_LABELS[method], xlabel="training iteration", ylabel="test accuracy (%)")
+        ax.legend(fontsize=8, title="weights remaining", title_fontsize=8)
+    return axes

@@ -232,6 +232,17 @@ def magnitude_masks(weights: dict, masks: dict, fraction: float, **kwargs) -> di
     return prune_masks({n: np.abs(w) for n, w in weights.items()}, masks, fraction, **kwargs)
 
 
+def random_masks_like(masks: dict, rng) -> dict:
+    """Random masks keeping as many weights in each layer as ``masks`` do, at positions drawn uniformly by
+    ``rng`` (Blalock et al.'s random-pruning baseline: the same per-layer density, no criterion)."""
+    out = {}
+    for name, mask in masks.items():
+        keep = np.zeros(mask.size, dtype=bool)
+        keep[rng.choice(mask.size, size=int(mask.sum()), replace=False)] = True
+        out[name] = keep.reshape(mask.shape)
+    return out
+
+
 def masks_at_density(scores: dict, target_density: float, *, rate_factors=None, scope="layerwise") -> dict:
     """One-shot masks keeping ``target_density`` of each layer (or of all layers, globally)."""
     target_density = check_density(target_density)

@@ -28,7 +28,7 @@ from lth.hparams import DatasetHparams, ModelHparams, PruningHparams, TrainingHp
 SEED_MODEL = "lenet5"
 SEED_ROLES = ("dense", "pruning", "ticket", "random")
 SEED_CONTROLS = ("keras_fit", "unpruned")
-LOTTERY_VARIANTS = ("ticket", "random_reinit", "oneshot")
+LOTTERY_VARIANTS = ("ticket", "random_reinit", "oneshot", "random_mask")
 SCREEN_ENVIRONMENTS = ("legacy", "main")
 SCREEN_ROLES = ("dense", "pruning")
 
@@ -102,7 +102,8 @@ class TrainRun(RunDesc):
 @dataclass(frozen=True)
 class LotteryRun(RunDesc):
     """Level ``level`` of a lottery (iterative magnitude pruning with reset), as ``variant``:
-    the ticket, its random re-initialisation, or one-shot pruning to the same density."""
+    the ticket, its random re-initialisation, one-shot pruning to the same density, or a random
+    mask with the ticket's per-layer density on the original initialisation."""
 
     kind: typing.ClassVar[str] = "lottery"
     dataset: DatasetHparams
