@@ -34,12 +34,13 @@ K = 4
 CASES = [("lenet300", 60), ("lenet5", 600)]
 BASELINE = "tensorflow_adam_then_mask"
 VARIANTS = [(BASELINE, False, False), ("masked_adam", True, False), ("dense_grad_masked_adam", True, True)]
+# (name, lth.native's masked Adam, dense gradients inside it); the native convolutions stay on in all
 
 
 def measure(model_name: str, batch: int, steps: int, repeats: int) -> dict:
     import tensorflow as tf
 
-    from lth import optimizers, training
+    from lth import engines
     from lth.hparams import TrainingHparams
 
     hp = TrainingHparams(learning_rate=1e-3, batch_size=batch, iterations=steps, eval_every=steps,
@@ -50,10 +51,9 @@ def measure(model_name: str, batch: int, steps: int, repeats: int) -> dict:
     for variant, native_adam, dense_gradients in VARIANTS:
         ds, trainees = train_speed.masked_trainees(model_name, K)
         x, y = tf.constant(ds.features(ds.train)), tf.constant(ds.train.y)
-        # the switches are read while the step is traced; the native convolutions stay on in all
-        with optimizers.native_masked_adam(native_adam), optimizers.fused_dense_gradients(dense_gradients):
-            step = training._StackedGraphs(trainees, x, y, batch, hp).chunk(tuple(range(K)))
-            step(indices[:, :10])  # trace
+        native_ops = engines.NativeOps(convolutions=True, adam=native_adam, dense_gradients=dense_gradients)
+        step = engines.StackedEngine(trainees, x, y, hp, native_ops).chunk(tuple(range(K)))
+        step(indices[:, :10])  # trace
         steppers[variant] = step
     times = {variant: [] for variant in steppers}
     for _ in range(repeats):

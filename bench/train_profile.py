@@ -84,7 +84,7 @@ def exclusive_times(xspace_file: str) -> dict:
 def profile_case(model_name: str, batch: int, steps: int, warmup: int) -> dict:
     import tensorflow as tf
 
-    from lth import training
+    from lth import engines, training
     from lth.hparams import TrainingHparams
 
     ds, trainees = train_speed.masked_trainees(model_name, K)
@@ -100,7 +100,7 @@ def profile_case(model_name: str, batch: int, steps: int, warmup: int) -> dict:
         if step == warmup + steps:
             tf.profiler.experimental.stop()
 
-    engine = training.choose_engine(trainees, hp)
+    engine = engines.choose_engine(trainees, hp)
     training.train(trainees, ds, hp, progress=progress)
     files = glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)
     ops = exclusive_times(files[0])

@@ -1,18 +1,19 @@
 """Optimisers: the learning-rate schedule, the tf_keras optimisers built from hparams, and their step.
 
 :func:`apply_gradients` takes a tf_keras Adam or SGD step with TensorFlow's fused
-training kernels (one kernel per variable); both training engines step through it.
+training kernels (one kernel per variable), or :mod:`lth.native`'s Adam ops when the
+caller asks for them; both training engines step through it. The optimisers' slots are
+reached through :mod:`lth.private_apis`.
 """
 from __future__ import annotations
 
-import contextlib
 from typing import NamedTuple
 
 import lth  # noqa: F401
 import tensorflow as tf
 import tf_keras as keras
 
-from lth import native
+from lth import native, private_apis
 from lth.hparams import TrainingHparams
 
 
@@ -55,9 +56,9 @@ def fused_update_applies(optimizer) -> bool:
 
 class DenseGradient(NamedTuple):
     """K dense layers' kernel gradient left as its two factors: ``inputs [K, B, N]`` transposed times
-    ``output_grads [K, B, M]`` (the loss's gradient with respect to ``inputs @ kernel``). Where
-    :func:`fuses_dense_gradients`, :func:`apply_gradients` computes it inside the Adam step
-    (:func:`lth.native.dense_grad_masked_adam`); elsewhere it is multiplied out first."""
+    ``output_grads [K, B, M]`` (the loss's gradient with respect to ``inputs @ kernel``). With
+    ``native_adam``, :func:`apply_gradients` computes it inside the Adam step
+    (:func:`lth.native.dense_grad_masked_adam`); otherwise it is multiplied out first."""
 
     inputs: tf.Tensor
     output_grads: tf.Tensor
@@ -67,41 +68,12 @@ class DenseGradient(NamedTuple):
 
 
 def fuses_dense_gradients(optimizer) -> bool:
-    """Does :func:`apply_gradients` take :class:`DenseGradient` factors into the step itself for ``optimizer``?"""
-    return (isinstance(optimizer, keras.optimizers.Adam) and fused_update_applies(optimizer)
-            and _native["masked_adam"] and _native["dense_gradients"] and native.available())
+    """Can :func:`apply_gradients` take :class:`DenseGradient` factors into ``optimizer``'s step itself
+    (a plain Adam, with ``native_adam``)?"""
+    return isinstance(optimizer, keras.optimizers.Adam) and fused_update_applies(optimizer)
 
 
-_native = {"masked_adam": True, "dense_gradients": True}  # what apply_gradients may take from lth.native
-
-
-@contextlib.contextmanager
-def _native_switch(name: str, enabled: bool):
-    if not isinstance(enabled, bool):
-        raise TypeError(f"enabled must be True or False, got {enabled!r}")
-    previous, _native[name] = _native[name], enabled
-    try:
-        yield
-    finally:
-        _native[name] = previous
-
-
-def native_masked_adam(enabled: bool):
-    """Within the block, steps traced by :func:`apply_gradients` use lth.native's Adam ops
-    (:func:`lth.native.masked_adam`, :func:`lth.native.dense_grad_masked_adam`) only if ``enabled``
-    (and lth.native runs here); otherwise TensorFlow's Adam kernel and then the multiply by the
-    mask. For comparing them (``bench/masked_adam.py``); the default is on."""
-    return _native_switch("masked_adam", enabled)
-
-
-def fused_dense_gradients(enabled: bool):
-    """Within the block, steps traced by :func:`apply_gradients` compute :class:`DenseGradient` factors
-    inside the Adam step (:func:`lth.native.dense_grad_masked_adam`) only if ``enabled``; otherwise as
-    a matmul first. For ``bench/masked_adam.py``; the default is on."""
-    return _native_switch("dense_gradients", enabled)
-
-
-def apply_gradients(optimizer, grads, variables, masks=None) -> None:
+def apply_gradients(optimizer, grads, variables, masks=None, native_adam: bool = False) -> None:
     """One step of a built tf_keras Adam or SGD optimiser, one fused kernel per variable.
 
     ``ResourceApplyAdam`` and ``ResourceApplyKerasMomentum`` compute exactly the
@@ -113,11 +85,14 @@ def apply_gradients(optimizer, grads, variables, masks=None) -> None:
 
     ``masks`` (per variable, a tensor of its shape or None) are multiplied into the
     variables after the step, so that the pruned weights of a network whose masks are
-    fixed stay exactly zero. Where :mod:`lth.native` runs, an Adam step and its mask
-    are one pass over memory (:func:`lth.native.masked_adam`, the same bits as the
-    step followed by the multiply), and a :class:`DenseGradient` is multiplied out
-    inside that pass (:func:`lth.native.dense_grad_masked_adam`).
+    fixed stay exactly zero. With ``native_adam`` (the caller has checked
+    :func:`lth.native.available`) an Adam step and its mask are one pass over memory
+    (:func:`lth.native.masked_adam`, the same bits as the step followed by the multiply),
+    and a :class:`DenseGradient` is multiplied out inside that pass
+    (:func:`lth.native.dense_grad_masked_adam`).
     """
+    if not isinstance(native_adam, bool):
+        raise TypeError(f"native_adam must be True or False, got {native_adam!r}")
     masks = [None] * len(variables) if masks is None else list(masks)
     if len(masks) != len(variables):
         raise ValueError(f"{len(masks)} masks for {len(variables)} variables")
@@ -127,39 +102,36 @@ def apply_gradients(optimizer, grads, variables, masks=None) -> None:
     # first dense layer that copy made the update several times slower (6.6-7.3x in the profiles).
     with tf.control_dependencies(tf.nest.flatten([g for g in grads if g is not None])):
         grads = [None if g is None else tf.nest.map_structure(tf.identity, g) for g in grads]
-    if not fuses_dense_gradients(optimizer):
+    native_adam = native_adam and fuses_dense_gradients(optimizer)
+    if not native_adam:
         grads = [g.product() if isinstance(g, DenseGradient) else g for g in grads]
     if not fused_update_applies(optimizer):
         optimizer.apply_gradients(zip(grads, variables))
         _multiply(variables, masks)
         return
-    rate = optimizer._learning_rate
-    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
-        rate = rate(optimizer.iterations)
-    lr = tf.cast(rate, tf.float32)
+    lr = tf.cast(private_apis.learning_rate(optimizer), tf.float32)
     if isinstance(optimizer, keras.optimizers.Adam):
         step = tf.cast(optimizer.iterations + 1, tf.float32)
         beta_1_power, beta_2_power = tf.pow(optimizer.beta_1, step), tf.pow(optimizer.beta_2, step)
         scalars = dict(beta1_power=beta_1_power, beta2_power=beta_2_power, lr=lr, beta1=tf.constant(optimizer.beta_1),
                        beta2=tf.constant(optimizer.beta_2), epsilon=tf.constant(optimizer.epsilon))
-        native_ops = _native["masked_adam"] and any(mask is not None for mask in masks) and native.available()
+        masked_natively = native_adam and any(mask is not None for mask in masks)
         for grad, variable, mask in zip(grads, variables, masks):
-            index = optimizer._index_dict[optimizer._var_key(variable)]
-            m, v = optimizer._momentums[index], optimizer._velocities[index]
-            if isinstance(grad, DenseGradient):  # fuses_dense_gradients: the native ops run
+            m, v = private_apis.adam_slots(optimizer, variable)
+            if isinstance(grad, DenseGradient):  # native_adam: computed inside the step
                 native.dense_grad_masked_adam(variable, m, v, inputs=grad.inputs, output_grads=grad.output_grads,
                                               mask=mask, **scalars)
-            elif mask is not None and native_ops:
+            elif mask is not None and masked_natively:
                 native.masked_adam(variable, m, v, grad=grad, mask=mask, **scalars)
             else:
                 tf.raw_ops.ResourceApplyAdam(var=variable.handle, m=m.handle, v=v.handle, grad=grad, **scalars)
-        _multiply(variables, [None if native_ops else mask for mask in masks])  # the masks not applied above
+        _multiply(variables, [None if masked_natively else mask for mask in masks])  # the masks not applied above
     else:
         momentum = tf.constant(float(optimizer.momentum))
         for grad, variable in zip(grads, variables):
-            index = optimizer._index_dict[optimizer._var_key(variable)]
-            tf.raw_ops.ResourceApplyKerasMomentum(var=variable.handle, accum=optimizer.momentums[index].handle, lr=lr,
-                                                  grad=grad, momentum=momentum)
+            accum = private_apis.momentum_slot(optimizer, variable)
+            tf.raw_ops.ResourceApplyKerasMomentum(var=variable.handle, accum=accum.handle, lr=lr, grad=grad,
+                                                  momentum=momentum)
         _multiply(variables, masks)
     optimizer.iterations.assign_add(1)
 

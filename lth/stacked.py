@@ -19,8 +19,9 @@ weight magnitudes (TF-MOT's own mask code, one network at a time), then zero
 the pruned weights before the forward pass. A convolution followed by a
 2x2 max-pool with ReLU (or no activation) pools before its bias and activation:
 the same values, and a quarter of the element-wise work on the largest tensors.
-Where :mod:`lth.native` runs, a 5x5 convolution and such a max-pool run as one of
-its fused ops instead (LeNet-5's two convolutions): the same values up to round-off.
+With ``native`` (where :mod:`lth.native` runs), a convolution and such a max-pool run as one
+of its fused ops instead where :func:`lth.native.conv_pool_fits` says one takes them
+(LeNet-5's two convolutions): the same values up to round-off.
 The forward pass can hand out each dense layer's input and product (``dense_products``), so
 that the training step can leave a kernel's gradient as those two factors and its Adam step
 compute it in the same pass (:class:`lth.optimizers.DenseGradient`).
@@ -30,7 +31,7 @@ of Flatten, Dense, Conv2D and MaxPool2D layers with element-wise activations,
 unwrapped or in TF-MOT wrappers with element-wise (not block or m-by-n)
 pruning. :func:`unsupported` says why a set of
 networks cannot be stacked; :func:`lth.training.train` then falls back to its
-graph engine.
+graph engine. TF-MOT's wrappers are read and driven through :mod:`lth.private_apis`.
 """
 from __future__ import annotations
 
@@ -40,13 +41,13 @@ import tensorflow as tf
 import tf_keras as keras
 from tf_keras import layers as kl
 
-from lth import native, pruning
+from lth import native, private_apis, pruning
 
 OPTIMIZER_FIELDS = ("optimizer", "learning_rate", "momentum", "warmup_iterations", "lr_milestones", "lr_gamma")
 
 
 def _is_wrapper(layer) -> bool:
-    return isinstance(layer, pruning.PruneLowMagnitude)
+    return isinstance(layer, private_apis.PruneLowMagnitude)
 
 
 def _inner(layer):
@@ -77,7 +78,7 @@ def unsupported(trainees, hp) -> str | None:
             return f"layer {layer.name!r}: only channels_last, ungrouped, undilated convolutions stack"
     for t in trainees:
         for layer in t.wrapped:
-            if tuple(layer.block_size) != (1, 1) or layer.sparsity_m_by_n:
+            if private_apis.prunes_in_blocks(layer):
                 return f"trainee {t.name!r}: layer {layer.name!r} prunes in blocks, which does not stack"
     settings = {tuple(getattr(t.hparams or hp, f) for f in OPTIMIZER_FIELDS) for t in trainees}
     if len(settings) > 1:
@@ -112,13 +113,14 @@ class _Layer:
                 self.bias = self._stack([i.bias for i in inners])
             if _is_wrapper(first):
                 self.wrappers, self.scheduled = list(layers), list(scheduled)
+                _, masks, thresholds = zip(*[private_apis.pruning_variables(layer)[0] for layer in layers])
                 if any(self.scheduled):
-                    self.mask = self._stack([layer.pruning_vars[0][1] for layer in layers], trainable=False)
-                    self.threshold = self._stack([layer.pruning_vars[0][2] for layer in layers], trainable=False)
+                    self.mask = self._stack(masks, trainable=False)
+                    self.threshold = self._stack(thresholds, trainable=False)
                     hold = [not s for s in self.scheduled]
                     self.hold = tf.reshape(tf.constant(hold), [-1] + [1] * (self.mask.shape.rank - 1))
                 else:
-                    self.mask = tf.constant(np.stack([layer.pruning_vars[0][1].numpy() for layer in layers]))
+                    self.mask = tf.constant(np.stack([mask.numpy() for mask in masks]))
                 self.kernel.assign(self.kernel * self.mask)
 
     def _stack(self, variables, trainable=True):
@@ -142,11 +144,12 @@ class _Layer:
                 masks.append(self.mask[k])
                 thresholds.append(self.threshold[k])
                 continue
-            wrapper.pruning_step.assign_add(1)
-            fires = wrapper.pruning_schedule(wrapper.pruning_step)[0]
+            step = private_apis.pruning_step(wrapper)
+            step.assign_add(1)
+            fires = wrapper.pruning_schedule(step)[0]
             threshold, mask = tf.cond(
                 fires,
-                lambda k=k, wrapper=wrapper: wrapper.pruning_obj._maybe_update_block_mask(self.kernel[k]),
+                lambda k=k, wrapper=wrapper: private_apis.magnitude_mask(wrapper, self.kernel[k]),
                 lambda k=k: (self.threshold[k], self.mask[k]))
             masks.append(mask)
             thresholds.append(threshold)
@@ -158,10 +161,14 @@ class _Layer:
 class StackedNetwork:
     """The K networks' forward pass on stacked inputs ``[K, B, ...]`` -> logits ``[K, B, classes]``."""
 
-    def __init__(self, models, scheduled=None):
+    def __init__(self, models, scheduled=None, native: bool = False):
         """``scheduled[k]``: per wrapped layer of network k, does its schedule change its mask (see
-        :func:`scheduled`)? Default: no network's does (the masks are held fixed)."""
-        self.k = len(models)
+        :func:`scheduled`)? Default: no network's does (the masks are held fixed). ``native``: run
+        convolutions as :mod:`lth.native`'s fused ops where they fit (the caller has checked
+        :func:`lth.native.available`)."""
+        if not isinstance(native, bool):
+            raise TypeError(f"native must be True or False, got {native!r}")
+        self.k, self.native = len(models), native
         flags = [iter(s) for s in scheduled] if scheduled is not None else None
         self.layers = []
         for group in zip(*[m.layers for m in models]):
@@ -235,10 +242,10 @@ class StackedNetwork:
         pool, which so needs no transpose). Runs as one of :mod:`lth.native`'s fused ops where one applies."""
         layer, pool = self.layers[position], self._pool_first(position)
         images = x[None] if shared else x  # [K, B, H, W, C], or [1, B, H, W, C] seen by all K networks
-        if not grouped and self._native_first_conv(position, images):
+        if not grouped and self._fused_op_fits(position, images):
             fused = native.conv_pool(images, layer.kernel, layer.inner.padding.upper(), **self._bias_relu(layer))
             return fused, pool, True, True
-        if grouped and self._native_grouped_conv(position, x):
+        if grouped and self._fused_op_fits(position, x):
             following = self.layers[position + 2].inner if position + 2 < len(self.layers) else None
             stacked_output = isinstance(following, kl.Flatten)
             pooled = native.grouped_conv_pool(x, layer.kernel, stacked_output=stacked_output, **self._bias_relu(layer))
@@ -276,41 +283,17 @@ class StackedNetwork:
             return None
         return following
 
-    def _native_candidate(self, position) -> bool:
-        """Is convolution ``position`` 5x5 with stride 1, followed by a 2x2 max-pool that may come first?"""
-        conv = self.layers[position].inner
+    def _fused_op_fits(self, position, x) -> bool:
+        """Can convolution ``position`` of ``x`` (stacked or shared ``[K or 1, B, H, W, C]``, or grouped
+        ``[B, H, W, K*C]``) and the max-pool after it run as one of :mod:`lth.native`'s fused ops?
+        Only if ``native`` is on and the pool may come first (:meth:`_pool_first`); the op's own
+        limits are :func:`lth.native.conv_pool_fits`'."""
         pool = self._pool_first(position)
-        return (pool is not None and tuple(pool.pool_size) == (2, 2) and tuple(pool.strides) == (2, 2)
-                and tuple(conv.kernel_size) == (5, 5) and tuple(conv.strides) == (1, 1))
-
-    def _native_first_conv(self, position, x) -> bool:
-        """Can convolution ``position`` and its max-pool run as :func:`lth.native.conv_pool`?
-
-        That op takes a first layer fed each network's own grey images (``x [K, B, H, W, 1]``), or one
-        batch for all (``[1, B, H, W, 1]``), with an output of at most 32x32 and even sides, on a machine
-        where it runs (:func:`lth.native.available`).
-        """
-        if not self._native_candidate(position) or x.shape.rank != 5 or x.shape[-1] != 1:
+        if not self.native or pool is None:
             return False
-        pad = 4 if self.layers[position].inner.padding == "valid" else 0
-        sides = [x.shape[2], x.shape[3]]
-        if any(side is None or not 2 <= side - pad <= 32 or (side - pad) % 2 for side in sides):
-            return False
-        return native.available()
-
-    def _native_grouped_conv(self, position, x) -> bool:
-        """Can convolution ``position``, on grouped activations ``x [B, H, W, K*C]``, and its max-pool run
-        as :func:`lth.native.grouped_conv_pool`? (VALID padding, C <= 6, at most 16 filters, an output
-        at most 12 wide, both sides even.)"""
-        conv = self.layers[position].inner
-        if not self._native_candidate(position) or conv.padding != "valid" or conv.filters > 16:
-            return False
-        height, width = x.shape[1], x.shape[2]
-        if not 1 <= x.shape[-1] // self.k <= 6 or height is None or width is None:
-            return False
-        if height - 4 < 2 or (height - 4) % 2 or not 2 <= width - 4 <= 12 or (width - 4) % 2:
-            return False
-        return native.available()
+        layer = self.layers[position]
+        return native.conv_pool_fits(tuple(x.shape), tuple(layer.kernel.shape), padding=layer.inner.padding.upper(),
+                                     strides=layer.inner.strides, pool_size=pool.pool_size, pool_strides=pool.strides)
 
     def update_masks(self):
         """Before a training step: the scheduled networks' TF-MOT mask updates (see :meth:`_Layer.update_masks`)."""

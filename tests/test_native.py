@@ -5,17 +5,18 @@ import tensorflow as tf
 
 from lth import models, native, stacked
 
-needs_native = pytest.mark.skipif(not native.available(), reason="lth.native does not run on this machine")
+needs_native = pytest.mark.skipif(not native.available(),
+                                  reason=f"lth.native does not run here: {native.unavailable_reason()}")
 
 
 @pytest.fixture
 def fresh_native(monkeypatch, tmp_path):
     """lth.native as in a new process, with an empty build cache."""
     monkeypatch.setenv("LTH_NATIVE_CACHE", str(tmp_path))
-    native.available.cache_clear()
+    native.unavailable_reason.cache_clear()
     native._ops.cache_clear()
     yield
-    native.available.cache_clear()
+    native.unavailable_reason.cache_clear()
     native._ops.cache_clear()
 
 
@@ -24,11 +25,58 @@ def test_unavailable_with_a_warning_when_compiling_fails(fresh_native, monkeypat
     monkeypatch.setattr(native, "_command", lambda output: ["false"])  # a compiler that always fails
     with pytest.warns(UserWarning, match="lth.native is not available, TensorFlow's ops are used instead"):
         assert not native.available()
+    assert native.unavailable_reason().startswith("compiling or loading the ops failed")
 
 
-def test_turned_off_by_environment(fresh_native, monkeypatch):
+def test_turned_off_by_environment_or_cpu(fresh_native, monkeypatch):
     monkeypatch.setenv("LTH_NATIVE", "0")
-    assert not native.available()
+    assert not native.available() and native.unavailable_reason() == "turned off by LTH_NATIVE=0"
+    native.unavailable_reason.cache_clear()
+    monkeypatch.setenv("LTH_NATIVE", "1")
+    monkeypatch.setattr(native, "_cpu_has_avx512", lambda: False)
+    assert "no AVX-512" in native.unavailable_reason()
+
+
+def test_importing_compiles_nothing_and_needs_no_fcntl(tmp_path):
+    """A fresh interpreter without fcntl (as on Windows) and without g++ on its PATH imports lth,
+    lth.training and lth.native and compiles nothing; the build lock then is no lock."""
+    import os
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+    script = ("import sys; sys.modules['fcntl'] = None\n"  # `import fcntl` now raises ImportError
+              "import lth, lth.native, lth.training, lth.engines\n"
+              f"with lth.native._build_lock({str(tmp_path / 'build.lock')!r}):\n"
+              "    print('imported')\n")
+    env = dict(os.environ, LTH_NATIVE_CACHE=str(cache), PATH="/nonexistent")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "imported" in done.stdout, done.stderr[-2000:]
+    assert not cache.exists() and not (tmp_path / "build.lock").exists()
+
+
+@pytest.mark.parametrize("x_shape, kernel_shape, padding, fits", [
+    ((2, 3, 28, 28, 1), (2, 5, 5, 1, 6), "SAME", True),  # LeNet-5's first convolution
+    ((1, 3, 28, 28, 1), (2, 5, 5, 1, 6), "SAME", True),  # one batch seen by both networks
+    ((2, 3, 32, 32, 1), (2, 5, 5, 1, 6), "VALID", True),
+    ((2, 3, 36, 36, 1), (2, 5, 5, 1, 6), "SAME", False),  # output wider than 32
+    ((2, 3, 27, 27, 1), (2, 5, 5, 1, 6), "SAME", False),  # odd output
+    ((2, 3, 28, 28, 3), (2, 5, 5, 3, 6), "SAME", False),  # colour input
+    ((2, 3, None, 28, 1), (2, 5, 5, 1, 6), "SAME", False),  # unknown height
+    ((2, 3, 28, 28, 1), (2, 3, 3, 1, 6), "SAME", False),  # 3x3 kernel
+    ((3, 14, 14, 12), (2, 5, 5, 6, 16), "VALID", True),  # LeNet-5's second, grouped
+    ((3, 14, 14, 12), (2, 5, 5, 6, 16), "SAME", False),
+    ((3, 14, 14, 14), (2, 5, 5, 7, 16), "VALID", False),  # 7 channels
+    ((3, 14, 14, 12), (2, 5, 5, 6, 17), "VALID", False),  # 17 filters
+    ((3, 14, 18, 12), (2, 5, 5, 6, 16), "VALID", False),  # output 14 wide
+    ((3, 14, 14, 10), (2, 5, 5, 6, 16), "VALID", False),  # channels are not K*C
+])
+def test_conv_pool_fits_states_the_kernels_limits(x_shape, kernel_shape, padding, fits):
+    kwargs = dict(padding=padding, strides=(1, 1), pool_size=(2, 2), pool_strides=(2, 2))
+    assert native.conv_pool_fits(x_shape, kernel_shape, **kwargs) is fits
+    if fits:  # the pool and stride are part of what the ops compute
+        assert not native.conv_pool_fits(x_shape, kernel_shape, **kwargs | {"strides": (2, 2)})
+        assert not native.conv_pool_fits(x_shape, kernel_shape, **kwargs | {"pool_size": (3, 3)})
 
 
 def _reference(x, kernel, padding):
@@ -222,12 +270,17 @@ def test_grouped_shapes_out_of_its_limits_are_refused():
 @needs_native
 def test_stacked_lenet5_runs_both_convolutions_natively():
     nets = [models.build("lenet5", seed=i) for i in range(2)]
-    net = stacked.StackedNetwork(nets)
     x = tf.zeros((2, 3, 28, 28, 1))
-    assert net._native_first_conv(0, x) and not net._native_first_conv(2, tf.zeros((3, 14, 14, 12)))
-    assert net._native_grouped_conv(2, tf.zeros((3, 14, 14, 12)))
-    ops = {op.type for op in tf.function(net.__call__).get_concrete_function(x).graph.get_operations()}
-    assert {"LthConvPool", "LthGroupedConvPool"} <= ops and not {"Conv2D", "MaxPool"} & ops
+    for use_native in (True, False):
+        net = stacked.StackedNetwork(nets, native=use_native)
+        assert net._fused_op_fits(0, x) is use_native and net._fused_op_fits(2, tf.zeros((3, 14, 14, 12))) is use_native
+        ops = {op.type for op in tf.function(net.__call__).get_concrete_function(x).graph.get_operations()}
+        if use_native:
+            assert {"LthConvPool", "LthGroupedConvPool"} <= ops and not {"Conv2D", "MaxPool"} & ops
+        else:
+            assert not any(op.startswith("Lth") for op in ops) and {"Conv2D", "MaxPool"} <= ops
+    with pytest.raises(TypeError, match="native must be True or False, got 'yes'"):
+        stacked.StackedNetwork(nets, native="yes")
 
 
 def _adam_inputs(shape, seed=0):
@@ -332,7 +385,7 @@ def test_dense_grad_masked_adam_refuses_mismatched_shapes():
 @needs_native
 def test_stacked_training_steps_fixed_masks_with_masked_adam(mnist_small):
     """Fixed-mask networks' kernels take lth.native's masked Adam; biases (unmasked) TensorFlow's Adam."""
-    from lth import optimizers, pruning, training
+    from lth import engines, pruning, training
     from lth.hparams import TrainingHparams
 
     trainees = []
@@ -342,27 +395,20 @@ def test_stacked_training_steps_fixed_masks_with_masked_adam(mnist_small):
         trainees.append(training.Trainee(wrapped, seed=i, hold_masks=True))
     hp = TrainingHparams(iterations=4, eval_every=4, batch_size=32)
     x, y = tf.constant(mnist_small.features(mnist_small.train)), tf.constant(mnist_small.train.y)
-    def step_ops():
-        step = training._StackedGraphs(trainees, x, y, 32, hp).chunk((0, 1)).get_concrete_function()
+
+    def step_ops(native_ops):
+        engine = engines.StackedEngine(trainees, x, y, hp, native_ops)
+        step = engine.chunk((0, 1)).get_concrete_function()
         library = step.graph.as_graph_def().library.function
-        return [node.op for function in library for node in function.node_def]
+        return engine, [node.op for function in library for node in function.node_def]
 
-    ops = step_ops()  # the dense kernels' gradients are computed inside their Adam steps
+    engine, ops = step_ops(engines.NativeOps())  # the dense kernels' gradients computed inside their Adam steps
     assert ops.count("LthDenseGradMaskedAdam") == 3 and ops.count("ResourceApplyAdam") == 3
-    assert ops.count("LthMaskedAdam") == 0
-    # switched off (as bench/masked_adam.py compares): TensorFlow's Adam for all six, then the multiply
-    with optimizers.native_masked_adam(False):
-        ops = step_ops()
+    assert ops.count("LthMaskedAdam") == 0 and engine.native_ops
+    engine, ops = step_ops(engines.NativeOps(dense_gradients=False))  # the gradients first, then masked Adam
+    assert ops.count("LthDenseGradMaskedAdam") == 0 and ops.count("LthMaskedAdam") == 3
+    assert ops.count("ResourceApplyAdam") == 3 and engine.native_ops
+    # off (as bench/masked_adam.py compares): TensorFlow's Adam for all six, then the multiply
+    engine, ops = step_ops(engines.NativeOps.none())
     assert ops.count("LthDenseGradMaskedAdam") == 0 and ops.count("ResourceApplyAdam") == 6
-    assert step_ops().count("LthDenseGradMaskedAdam") == 3  # back on after the block
-
-
-def test_native_masked_adam_switch_is_restored_and_checked():
-    from lth import optimizers
-
-    with pytest.raises(RuntimeError), optimizers.native_masked_adam(False):
-        assert optimizers._native["masked_adam"] is False
-        raise RuntimeError("inside the block")
-    assert optimizers._native["masked_adam"] is True
-    with pytest.raises(TypeError, match="True or False, got 'no'"), optimizers.native_masked_adam("no"):
-        pass
+    assert not engine.native_ops

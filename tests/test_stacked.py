@@ -4,8 +4,11 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from lth import models, optimizers, pruning, stacked, training
+from lth import engines, models, native, optimizers, pruning, stacked, training
 from lth.hparams import TrainingHparams
+
+needs_native = pytest.mark.skipif(not native.available(),
+                                  reason=f"lth.native does not run here: {native.unavailable_reason()}")
 
 HP = TrainingHparams(iterations=40, eval_every=20, batch_size=32)
 
@@ -19,20 +22,25 @@ def _trainees(name, k=3, density=0.3, hparams=None):
     return out
 
 
-@pytest.mark.parametrize("name, native_op", [("lenet300", False), ("lenet5", True), ("lenet5", False)])
-def test_stacked_matches_graph_engine(mnist_small, name, native_op, monkeypatch):
-    """LeNet-5's first layer runs as lth.native.conv_pool where it can, else as TensorFlow's ops: both match."""
-    if native_op and not stacked.native.available():
-        pytest.skip("lth.native does not run on this machine")
-    if not native_op:
-        monkeypatch.setattr(stacked.native, "available", lambda: False)
+@pytest.mark.parametrize("name, native_op, engine", [
+    ("lenet300", False, "stacked"), pytest.param("lenet5", True, "stacked", marks=needs_native),
+    ("lenet5", False, "stacked"), ("lenet300", False, "stacked-xla"), ("lenet5", False, "stacked-xla")])
+def test_stacked_matches_graph_engine(mnist_small, name, native_op, engine, monkeypatch):
+    """LeNet-5's convolutions run as lth.native's fused ops where they can, else as TensorFlow's ops
+    (compiled by XLA in ``stacked-xla``): all match the graph engine."""
+    monkeypatch.setenv("LTH_NATIVE", "1" if native_op else "0")
+    native.unavailable_reason.cache_clear()
     runs = {}
-    for engine in ("graph", "stacked"):
-        trainees = _trainees(name)
-        results = training.train(trainees, mnist_small, HP, engine=engine)
-        assert [r["engine"] for r in results] == [engine] * 3
-        runs[engine] = (results, trainees)
-    (graph_results, graph), (stacked_results, stack) = runs["graph"], runs["stacked"]
+    try:
+        for name_of_engine in ("graph", engine):
+            trainees = _trainees(name)
+            results = training.train(trainees, mnist_small, HP, engine=name_of_engine)
+            assert [r["engine"] for r in results] == [name_of_engine] * 3
+            assert {r["native_ops"] for r in results} == {native_op}  # masked Adam in both, convolutions stacked
+            runs[name_of_engine] = (results, trainees)
+    finally:
+        native.unavailable_reason.cache_clear()
+    (graph_results, graph), (stacked_results, stack) = runs["graph"], runs[engine]
     for g, s, gr, sr in zip(graph, stack, graph_results, stacked_results):
         for a, b in zip(g.model.get_weights(), s.model.get_weights()):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
@@ -65,13 +73,7 @@ def test_restacking_carries_optimizer_state(mnist_small, optimizer, make):
     finals = {}
     for engine in ("graph", "stacked"):
         trainees = make("lenet300", k=3, hparams=hp)
-        for t in trainees:
-            t.optimizer = optimizers.make_optimizer(hp)
-            t.optimizer.build(t.model.trainable_variables)
-            for layer in t.wrapped:
-                layer.pruning_step.assign(0)
-        graphs = (training._StackedGraphs(trainees, x, y, 32, hp) if engine == "stacked"
-                  else training._Graphs(trainees, x, y, 32))
+        graphs = engines.create(engine, trainees, x, y, hp)
         streams = [training.BatchStream(len(y), 32, t.seed) for t in trainees]
         for active in [(0, 1, 2), (0, 2), (2,)]:
             graphs.chunk(active)(tf.constant(np.stack([streams[i].take(10) for i in active])))
@@ -97,7 +99,7 @@ def test_what_does_not_stack():
     mixed = [training.Trainee(models.build("lenet300", seed=0), seed=0),
              training.Trainee(models.build("lenet5", seed=0), seed=1)]
     assert "architecture" in stacked.unsupported(mixed, HP)
-    schedule = pruning.seed_schedule(0.5, 1000)
+    schedule = pruning.polynomial_decay(0.5, begin_step=200, end_step=600, frequency=20)
     moving = [training.Trainee(pruning.wrap(models.build("lenet5", seed=0), ["fc1", "fc2"], schedule), seed=0)]
     assert stacked.unsupported(moving, HP) is None
     net = models.build("lenet5", seed=0)
@@ -108,11 +110,14 @@ def test_what_does_not_stack():
     differ = _trainees("lenet300", k=2)
     differ[1].hparams = TrainingHparams(learning_rate=0.5, iterations=40, eval_every=20, batch_size=32)
     assert "optimiser" in stacked.unsupported(differ, HP)
-    assert training.choose_engine(differ, HP) == "graph"
+    assert engines.choose_engine(differ, HP) == "graph"
     with pytest.raises(ValueError, match="cannot train stacked: .*optimiser"):
-        training.choose_engine(differ, HP, "stacked")
+        engines.choose_engine(differ, HP, "stacked")
+    with pytest.raises(ValueError, match="cannot train stacked-xla: .*optimiser"):
+        engines.choose_engine(differ, HP, "stacked-xla")
     with pytest.raises(ValueError, match="'turbo'.*known"):
-        training.choose_engine(moving, HP, "turbo")
+        engines.choose_engine(moving, HP, "turbo")
+    assert engines.choose_engine(_trainees("lenet300", k=2), HP, "stacked-xla") == "stacked-xla"
 
 
 def test_scheduled_masks_match_tf_mot_in_the_graph_engine(mnist_small):
@@ -166,14 +171,12 @@ def test_max_pool_moves_before_bias_and_relu_only_when_exact(activation, pools_f
         np.testing.assert_allclose(logits[i], model(x[i]).numpy(), atol=1e-5)
 
 
-@pytest.mark.parametrize("optimizer, masked, native_op", [("adam", False, True), ("sgd", False, True),
-                                                       ("adam", True, True), ("adam", True, False),
-                                                       ("sgd", True, True)])
-def test_fused_update_is_the_optimizers_own_step(optimizer, masked, native_op, monkeypatch):
-    """apply_gradients (with masks: lth.native's masked Adam where it runs) equals the optimiser's
+@pytest.mark.parametrize("optimizer, masked, native_op", [
+    ("adam", False, False), ("sgd", False, False), pytest.param("adam", True, True, marks=needs_native),
+    ("adam", True, False), ("sgd", True, False), pytest.param("sgd", True, True, marks=needs_native)])
+def test_fused_update_is_the_optimizers_own_step(optimizer, masked, native_op):
+    """apply_gradients (with masks and native_adam: lth.native's masked Adam) equals the optimiser's
     own step followed by the mask multiply."""
-    if not native_op:
-        monkeypatch.setattr(optimizers.native, "available", lambda: False)
     hp = TrainingHparams(optimizer=optimizer, learning_rate=0.05, momentum=0.9, warmup_iterations=3,
                          lr_milestones=(4,), lr_gamma=0.5)
     rng = np.random.default_rng(0)
@@ -188,7 +191,7 @@ def test_fused_update_is_the_optimizers_own_step(optimizer, masked, native_op, m
         assert optimizers.fused_update_applies(opt)
         for g in grads:
             if fused:
-                optimizers.apply_gradients(opt, g, variables, masks)
+                optimizers.apply_gradients(opt, g, variables, masks, native_adam=native_op)
             else:
                 opt.apply_gradients(zip(g, variables))
                 if masked:
@@ -201,6 +204,8 @@ def test_fused_update_is_the_optimizers_own_step(optimizer, masked, native_op, m
         assert (fused_weights[0][masks[0].numpy() == 0] == 0).all()
         with pytest.raises(ValueError, match="1 masks for 2 variables"):
             optimizers.apply_gradients(opt, grads[0], variables, masks[:1])
+        with pytest.raises(TypeError, match="native_adam must be True or False, got 1"):
+            optimizers.apply_gradients(opt, grads[0], variables, masks, native_adam=1)
     assert not optimizers.fused_update_applies(keras.optimizers.Adam(amsgrad=True))
 
 
@@ -217,12 +222,7 @@ def test_scheduled_pruned_weights_move_between_mask_updates(mnist_small):
         trainee = training.Trainee(pruning.wrap(net, models.prunable_layers("lenet300", net), schedule), seed=0)
         pruning.set_masks(trainee.model, pruning.masks_at_density(
             {n: np.abs(k) for n, k in pruning.kernels(trainee.model).items()}, 0.5))
-        trainee.optimizer = optimizers.make_optimizer(hp)
-        trainee.optimizer.build(trainee.model.trainable_variables)
-        for layer in trainee.wrapped:
-            layer.pruning_step.assign(0)
-        graphs = (training._StackedGraphs([trainee], x, y, 32, hp) if engine == "stacked"
-                  else training._Graphs([trainee], x, y, 32))
+        graphs = engines.create(engine, [trainee], x, y, hp)
         batches = training.BatchStream(len(y), 32, 0)
         run = graphs.chunk((0,))
         steps = []

@@ -1,6 +1,10 @@
-import numpy as np
+import subprocess
+import sys
 
-from lth import models, optimizers, pruning, training
+import numpy as np
+import tensorflow as tf
+
+from lth import models, native, optimizers, pruning, training
 from lth.hparams import TrainingHparams
 
 HP = TrainingHparams(iterations=60, eval_every=30, batch_size=32, best_monitor="val_loss")
@@ -15,7 +19,10 @@ def _ticket(seed, density=0.3):
 
 def test_fixed_mask_stays_fixed_and_pruned_weights_stay_zero(mnist_small):
     model, masks = _ticket(0)
-    training.train([training.Trainee(model, seed=0, hold_masks=True)], mnist_small, HP)
+    level = tf.get_logger().level
+    result, = training.train([training.Trainee(model, seed=0, hold_masks=True)], mnist_small, HP)
+    assert tf.get_logger().level == level  # quietened while training only
+    assert result["engine"] == "graph" and result["native_ops"] is native.available()  # masked Adam where it runs
     assert all(np.array_equal(pruning.get_masks(model)[n], masks[n]) for n in masks)
     for name, kernel in pruning.kernels(model).items():
         assert (kernel[~masks[name]] == 0).all()
@@ -59,3 +66,18 @@ def test_batch_stream_covers_each_pass():
     stream = training.BatchStream(10, 5, seed=0)
     batch = stream.take(2)
     assert sorted(batch.ravel().tolist()) == list(range(10))
+
+
+def test_importing_training_changes_no_global_state():
+    """Importing lth.training, even with LTH_DETERMINISTIC=1 set, leaves TensorFlow's logger and op
+    determinism alone (train applies LTH_DETERMINISTIC when it runs)."""
+    script = ("import lth, tensorflow as tf\n"
+              "from tensorflow.python.framework import config  # test only: no public getter\n"
+              "level = tf.get_logger().level\n"
+              "import lth.training, lth.engines\n"
+              "assert tf.get_logger().level == level, tf.get_logger().level\n"
+              "assert not config.is_op_determinism_enabled()\n"
+              "print('unchanged')\n")
+    env = dict(__import__("os").environ, LTH_DETERMINISTIC="1")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "unchanged" in done.stdout, done.stderr[-2000:]

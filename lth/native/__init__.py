@@ -8,15 +8,16 @@ step of K dense layers' kernels with their weight gradients computed in that pas
 (``dense_grad_masked_adam.cc``; both share ``adam_support.h``). All are AVX-512 code, compiled with
 ``g++`` the first time they are needed, against the installed TensorFlow's headers, into a cache
 folder (``$LTH_NATIVE_CACHE``, default ``~/.cache/lth-native``) named by a hash of the sources, the
-TensorFlow version and the flags; a lock keeps two processes (a sweep's Dask workers) from
-compiling at once. :func:`available` says whether
-it can be used here: it is not on a CPU without AVX-512, where compiling fails, or when
-``LTH_NATIVE=0``; callers then use TensorFlow's own ops, which give the same values up to
-round-off.
+TensorFlow version and the flags; where the OS has ``flock``, a lock keeps two processes (a sweep's
+Dask workers) from compiling at once. Nothing is compiled at import. :func:`available` says whether
+the ops can be used here (:func:`unavailable_reason` why not): not on a CPU without AVX-512, where
+compiling fails, or when ``LTH_NATIVE=0``; callers then use TensorFlow's own ops, which give the
+same values up to round-off. :func:`conv_pool_fits` says which layers the convolution kernels take,
+and :func:`used_by` whether a traced function runs any of these ops.
 """
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -62,8 +63,7 @@ def build() -> Path:
     folder = _cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     library = folder / f"lth_native-{key[:16]}.so"
-    with open(folder / "build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _build_lock(folder / "build.lock"):
         if not library.exists():
             partial = library.with_suffix(f".tmp{os.getpid()}")
             result = subprocess.run(_command(partial), capture_output=True, text=True)
@@ -72,8 +72,23 @@ def build() -> Path:
                 errors = [line for line in result.stderr.splitlines() if " error: " in line]
                 raise RuntimeError(f"compiling {', '.join(p.name for p in SOURCES)} failed:\n"
                                    + "\n".join(errors[:20] or [result.stderr[-3000:]]))
-            partial.rename(library)
+            os.replace(partial, library)
     return library
+
+
+@contextlib.contextmanager
+def _build_lock(path: Path):
+    """Hold an exclusive ``flock`` on ``path`` where the OS has one. Elsewhere no lock: two processes
+    may then compile at once, which costs time but nothing else, since each writes its own file and
+    renames it into place atomically."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @lru_cache(maxsize=1)
@@ -82,16 +97,64 @@ def _ops():
 
 
 @lru_cache(maxsize=1)
-def available() -> bool:
-    """Can the native ops run here? (An AVX-512 CPU, a working compiler, ``LTH_NATIVE`` not ``0``.)"""
-    if os.environ.get("LTH_NATIVE", "1") == "0" or not _cpu_has_avx512():
-        return False
+def unavailable_reason() -> str | None:
+    """Why the native ops cannot run here (``LTH_NATIVE=0``, no AVX-512, compiling or loading failed),
+    or None if they can. Compiles them the first time it is asked (see :func:`build`)."""
+    if os.environ.get("LTH_NATIVE", "1") == "0":
+        return "turned off by LTH_NATIVE=0"
+    if not _cpu_has_avx512():
+        return "this CPU has no AVX-512 (or its flags cannot be read from /proc/cpuinfo)"
     try:
         _ops()
     except Exception as error:  # noqa: BLE001  (any failure means: use TensorFlow's ops)
-        warnings.warn(f"lth.native is not available, TensorFlow's ops are used instead: {error}", stacklevel=2)
+        warnings.warn(f"lth.native is not available, TensorFlow's ops are used instead: {error}", stacklevel=3)
+        return f"compiling or loading the ops failed: {str(error).splitlines()[0]}"
+    return None
+
+
+def available() -> bool:
+    """Can the native ops run here? (An AVX-512 CPU, a working compiler, ``LTH_NATIVE`` not ``0``.)"""
+    return unavailable_reason() is None
+
+
+def used_by(function) -> bool:
+    """Does the traced ``function`` (a ``tf.function``'s concrete function) run any of these ops,
+    in its own graph or in the functions it calls (loop bodies, gradients)?"""
+    graph = function.graph.as_graph_def()
+    nodes = list(graph.node) + [node for f in graph.library.function for node in f.node_def]
+    return any(node.op.startswith("Lth") for node in nodes)
+
+
+FUSED_KERNEL = 5  # the fused ops convolve 5x5 with stride 1, then max-pool 2x2 with stride 2
+MAX_SIDE = 32  # conv_pool: the convolution's output at most 32x32 (conv_pool.cc: MAX_OUT)
+MAX_CHANNELS, MAX_FILTERS, MAX_WIDTH = 6, 16, 12  # grouped_conv_pool.cc: C, O, and the output's width
+
+
+def conv_pool_fits(x_shape, kernel_shape, *, padding: str, strides, pool_size, pool_strides) -> bool:
+    """Can one of the fused ops compute this convolution (``padding`` ``'SAME'`` or ``'VALID'``, ``strides``)
+    followed by a max-pool (``pool_size``, ``pool_strides``, VALID) for K networks' kernels ``kernel_shape``
+    ``[K, kh, kw, C, O]``?
+
+    ``x_shape`` says which op: rank 5, ``[K, B, H, W, 1]`` or ``[1, B, H, W, 1]``, is :func:`conv_pool`'s
+    input; rank 4, ``[B, H, W, K*C]``, :func:`grouped_conv_pool`'s. Both need an even output, at least
+    2 on each side; :func:`conv_pool` one of at most 32x32, :func:`grouped_conv_pool` VALID padding,
+    C <= 6, at most 16 filters and an output at most 12 wide. Shapes unknown when traced do not fit.
+    """
+    k, kh, kw, c, o = kernel_shape
+    if ((kh, kw) != (FUSED_KERNEL, FUSED_KERNEL) or tuple(strides) != (1, 1) or tuple(pool_size) != (2, 2)
+            or tuple(pool_strides) != (2, 2) or padding not in ("SAME", "VALID")):
         return False
-    return True
+    lost = FUSED_KERNEL - 1 if padding == "VALID" else 0  # rows and columns a VALID convolution loses
+    if len(x_shape) == 5:
+        outputs = [None if side is None else side - lost for side in x_shape[2:4]]
+        return (x_shape[-1] == 1 and c == 1
+                and all(side is not None and 2 <= side <= MAX_SIDE and side % 2 == 0 for side in outputs))
+    if len(x_shape) == 4:
+        height, width = [None if side is None else side - lost for side in x_shape[1:3]]
+        return (padding == "VALID" and 1 <= c <= MAX_CHANNELS and 1 <= o <= MAX_FILTERS and x_shape[-1] == k * c
+                and height is not None and width is not None and height >= 2 and height % 2 == 0
+                and 2 <= width <= MAX_WIDTH and width % 2 == 0)
+    return False
 
 
 def _kernel_and_bias(kernel, bias, relu):
