@@ -1,5 +1,6 @@
 """Every chapter notebook: parameters, quick papermill runs, glued numbers, the strict book build."""
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -59,13 +60,14 @@ def executed(tmp_path_factory):
 def test_our_experiments_glued_numbers_match_the_store(executed):
     import pandas as pd
 
-    from lth import analysis, figures, plots, seed_protocol
+    from lth import analysis, figures
+    from lth.seed import controls, schedule
+    from lth.seed import protocol as seed_protocol
     from lth.store import ResultsStore
 
     folder, store_root = executed
     values = glued(folder / "our_experiments.ipynb")
-    params = papermill.inspect_notebook(ROOT / "notebooks" / "our_experiments.ipynb")
-    defaults = {k: eval(v["default"]) for k, v in params.items()}
+    defaults = _defaults("our_experiments")
     runs = seed_protocol.stored_runs(defaults["PROTOCOLS"], defaults["DENSITIES"], range(defaults["TRIALS"]),
                                      defaults["EPOCHS"], subset=defaults["SUBSET"],
                                      store=ResultsStore(store_root / "runs"))
@@ -85,7 +87,7 @@ def test_our_experiments_glued_numbers_match_the_store(executed):
     assert values["our_pruning_total"] == len(pruning_runs) == len(collapse)
     assert values["our_collapsed"] == int(collapse.collapsed.sum())
     fig7 = figures.seed_fig7(runs)
-    first_pruning = plots.pruning_epochs(defaults["EPOCHS"])[0]
+    first_pruning = schedule.pruning_epochs(defaults["EPOCHS"])[0]
     for protocol in defaults["PROTOCOLS"]:
         claims = pd.concat([analysis.seed_claims(fig6, protocol),
                             analysis.seed_fig7_claims(fig7, protocol, first_pruning)])
@@ -102,31 +104,139 @@ def test_our_experiments_glued_numbers_match_the_store(executed):
                                       batch_size=32)
     assert len(small) == 4 * defaults["SMALL_BATCH_TRIALS"]
     assert values["our_small_batch_trials"] == defaults["SMALL_BATCH_TRIALS"]
-    twins = seed_protocol.unpruned_control("faithful", range(defaults["UNPRUNED_TRIALS"]), defaults["EPOCHS"],
-                                           subset=defaults["SUBSET"], store=ResultsStore(store_root / "runs"),
-                                           run_missing=False)
+    twins = controls.unpruned("faithful", range(defaults["UNPRUNED_TRIALS"]), defaults["EPOCHS"],
+                              subset=defaults["SUBSET"], store=ResultsStore(store_root / "runs"), run_missing=False)
     assert values["our_twins"] == len(twins) == defaults["UNPRUNED_TRIALS"]
     twin_collapse = analysis.collapses(figures.seed_fig7(twins))
     assert values["our_twins_collapsed"] == int(twin_collapse.collapsed.sum())
 
 
-def test_frankle_carbin_glued_accuracy_matches_the_store(executed):
+def _defaults(name: str) -> dict:
+    """The quick defaults of a notebook's parameters cell (what the ``executed`` fixture ran)."""
+    return {k: eval(v["default"]) for k, v in papermill.inspect_notebook(ROOT / "notebooks" / f"{name}.ipynb").items()}
+
+
+def _number(pattern: str, text: str) -> int:
+    """The integer (with thousands commas) that ``pattern``'s group matches in ``text``."""
+    match = re.search(pattern, text)
+    assert match, f"{pattern!r} not in {text!r}"
+    return int(match.group(1).replace(",", ""))
+
+
+def _percent(text: str) -> float:
+    return float(text.rstrip("%")) / 100
+
+
+def _lottery_runs(store_root: Path, optimizer: str, iterations: int) -> list:
+    """The stored lottery runs trained by ``optimizer`` for ``iterations``."""
+    from lth.store import ResultsStore
+
+    return [r for r in ResultsStore(store_root / "runs").runs("lottery")
+            if r.config["training"]["optimizer"] == optimizer and r.config["training"]["iterations"] == iterations]
+
+
+def _assert_lottery_chapter(values: dict, prefix: str, defaults: dict, runs: list, claims) -> None:
+    """A lottery chapter's glued claim counts and scale (iterations, pruning rounds, trials) against its runs."""
+    assert values[f"{prefix}_claims_total"] == len(claims)
+    assert values[f"{prefix}_claims_held"] == int((claims.verdict == "holds").sum())
+    scale = values[f"{prefix}_scale"]
+    assert _number(r"([\d,]+) iterations", scale) == defaults["ITERATIONS"]
+    assert _number(r"(\d+) pruning rounds", scale) == max(r.config["level"] for r in runs) == defaults["LEVELS"]
+    assert _number(r"(\d+) trial", scale) == len({r.config["seed"] for r in runs}) == defaults["TRIALS"]
+
+
+def test_frankle_carbin_glued_numbers_match_the_store(executed):
+    from lth import analysis, figures
+
+    folder, store_root = executed
+    values, defaults = glued(folder / "frankle_carbin.ipynb"), _defaults("frankle_carbin")
+    runs = _lottery_runs(store_root, "adam", defaults["ITERATIONS"])
+    dense = [r.result["test_accuracy"] for r in runs if r.config["level"] == 0]
+    assert len(dense) == defaults["TRIALS"]
+    assert _percent(values["fc_dense_accuracy"]) == pytest.approx(sum(dense) / len(dense), abs=6e-5)
+    _assert_lottery_chapter(values, "fc", defaults, runs, analysis.fc_claims(figures.lottery_frame(runs)))
+
+
+def test_liu_comparison_glued_numbers_match_the_store(executed):
+    import pandas as pd
+
+    from lth import analysis, figures
+
+    folder, store_root = executed
+    values, defaults = glued(folder / "liu_comparison.ipynb"), _defaults("liu_comparison")
+    runs = _lottery_runs(store_root, "sgd", defaults["ITERATIONS"])
+    kinds = {"large_final": "unstructured", "l1_filter": "structured"}
+    frame = pd.concat([figures.lottery_frame([r for r in runs if r.config["pruning"]["criterion"] == criterion])
+                       .assign(pruning=kind) for criterion, kind in kinds.items()], ignore_index=True)
+    assert sorted(frame.learning_rate.unique()) == sorted(defaults["LEARNING_RATES"])
+    _assert_lottery_chapter(values, "liu", defaults, runs, analysis.liu_claims(frame))
+
+
+def test_background_glued_scales_match_the_store(executed):
     from lth.store import ResultsStore
 
     folder, store_root = executed
-    values = glued(folder / "frankle_carbin.ipynb")
-    dense = [r.result["test_accuracy"] for r in ResultsStore(store_root / "runs").runs("lottery")
-             if r.config["level"] == 0 and r.config["training"]["optimizer"] == "adam"
-             and r.config["training"]["iterations"] == 1500]
-    assert dense
-    assert float(values["fc_dense_accuracy"].rstrip("%")) / 100 == pytest.approx(sum(dense) / len(dense), abs=6e-5)
+    values, defaults = glued(folder / "background.ipynb"), _defaults("background")
+    dense = [r for r in _lottery_runs(store_root, "adam", defaults["PRUNE_ITERATIONS"]) if r.config["level"] == 0]
+    assert _number(r"([\d,]+) iterations", values["bg_scale"]) == defaults["PRUNE_ITERATIONS"]
+    assert _number(r"(\d+) trial", values["bg_scale"]) == len(dense) == defaults["TRIALS"]
+    widths = [r for r in ResultsStore(store_root / "runs").runs("train") if r.config["model"]["name"] == "mlp"
+              and r.config["training"]["iterations"] == defaults["WIDTH_ITERATIONS"]]
+    listed = re.search(r"widths ([\d, ]+);", values["bg_width_scale"]).group(1)
+    assert [int(w) for w in listed.split(",")] == sorted({r.config["model"]["width"] for r in widths})
+    assert _number(r"(\d+) trial", values["bg_width_scale"]) == len(widths) // len(defaults["WIDTHS"])
 
 
-def test_every_chapter_glues_its_scale(executed):
+def test_supermasks_glued_accuracies_match_a_numpy_recomputation(executed):
+    """Best large_final_same_sign supermask accuracy over the densities, per weight choice, recomputed in numpy
+    from the stored dense runs (initial and trained kernels) and compared with the glued percentages."""
+    import numpy as np
+    from test_supermasks import LENET300_LAYERS, mlp_accuracy, top_scores_mask
+
+    from lth import experiments, jobs
+    from lth.hparams import DatasetHparams, ModelHparams, PruningHparams, TrainingHparams
+    from lth.store import ResultsStore
+
+    folder, store_root = executed
+    values, p = glued(folder / "supermasks.ipynb"), _defaults("supermasks")
+    data_hp = DatasetHparams(name=p["DATASET"], subset=p["SUBSET"])
+    train = TrainingHparams(learning_rate=p["LEARNING_RATE"], batch_size=p["BATCH_SIZE"], iterations=p["ITERATIONS"],
+                            eval_every=p["EVAL_EVERY"], best_monitor="val_loss")
+    test = jobs.load_data(data_hp).test
+    zeros = {n: np.zeros(n_out, np.float32) for n, n_out in [("fc1", 300), ("fc2", 100), ("output", 10)]}
+    accuracy = {"init": np.zeros(len(p["DENSITIES"])), "signed_constant": np.zeros(len(p["DENSITIES"]))}
+    for seed in range(p["TRIALS"]):
+        lottery = experiments.Lottery(data_hp, ModelHparams(p["MODEL"]), train, PruningHparams(), seed,
+                                      ResultsStore(store_root / "runs"))
+        init, final = lottery.dense_weights()
+        same_sign = {n: np.where(np.sign(init[n]) == np.sign(final[n]), np.abs(final[n]), -np.inf) for n in init}
+        signed = {n: np.where(w > 0, w.std(), -w.std()).astype(np.float32) for n, w in init.items()}
+        for i, density in enumerate(p["DENSITIES"]):
+            masks = {n: top_scores_mask(same_sign[n], density) for n in LENET300_LAYERS}
+            assert all(np.isfinite(same_sign[n][masks[n]]).all() for n in masks), "the cut fell among -inf scores"
+            for name, kept in [("init", init), ("signed_constant", signed)]:
+                kernels = {n: np.where(masks[n], kept[n], np.float32(0)) for n in LENET300_LAYERS}
+                accuracy[name][i] += mlp_accuracy(test.x, test.y, kernels, zeros) / p["TRIALS"]
+    tolerance = 0.0005 + 1 / len(test)  # the glue's rounding to 0.1 %, and one image of float32 rounding
+    assert _percent(values["sm_lfss_init"]) == pytest.approx(accuracy["init"].max(), abs=tolerance)
+    assert _percent(values["sm_lfss_const"]) == pytest.approx(accuracy["signed_constant"].max(), abs=tolerance)
+    assert _number(r"(\d+) trial", values["sm_scale"]) == p["TRIALS"]
+
+
+def test_benchmark_glued_host_matches_the_benchmark_file(executed):
     folder, _ = executed
-    for name, key in [("background", "bg_scale"), ("frankle_carbin", "fc_scale"), ("liu_comparison", "liu_scale"),
-                      ("our_experiments", "our_scale"), ("supermasks", "sm_scale"), ("benchmark", "bench_host")]:
-        assert key in glued(folder / f"{name}.ipynb"), f"{name} glues no {key}"
+    values, defaults = glued(folder / "benchmark.ipynb"), _defaults("benchmark")
+    host = json.loads((ROOT / "notebooks" / defaults["BENCH_FILE"]).read_text())["host"]
+    text = values["bench_host"]
+    assert _number(r"^(\d+) cores", text) == host["cores"]
+    assert _number(r"matmul (\d+) GFLOP/s", text) == pytest.approx(host["matmul_gflops"], abs=0.5)
+    samples = host.get("matmul_gflops_samples", [])
+    if len(samples) > 1:
+        low, high = re.search(r"(\d+)\u2013(\d+)\)", text).groups()
+        assert _number(r"best of (\d+) measurements", text) == len(samples)
+        assert (int(low), int(high)) == pytest.approx((min(samples), max(samples)), abs=0.5)
+    if host.get("repeats", 1) > 1:
+        assert _number(r"fastest of (\d+) interleaved runs", text) == host["repeats"]
 
 
 def test_book_builds_strictly(executed, tmp_path):
