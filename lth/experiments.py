@@ -47,7 +47,8 @@ class Lottery:
     and the original initial weights. ``random_reinit`` keeps the level's mask
     with fresh weights; ``oneshot`` prunes level 0's trained weights straight
     to level L's density; ``random_mask`` keeps as many weights of each layer
-    as the ticket, chosen at random, with the original initial weights.
+    as the ticket, chosen at random, with the original initial weights;
+    ``oneshot_random_reinit`` keeps the one-shot mask with fresh weights.
     """
 
     def __init__(self, data: DatasetHparams, model: ModelHparams, train: TrainingHparams,
@@ -93,7 +94,7 @@ class Lottery:
         if level == 0:
             net = _initial_network(self.model, self.data, self.seed)
             return {n: np.ones(k.shape, dtype=bool) for n, k in pruning.kernels(net).items()}
-        if variant == "oneshot":
+        if variant in ("oneshot", "oneshot_random_reinit"):
             dense = self.stored(0, "ticket")
             if dense is None:
                 return None
@@ -117,7 +118,8 @@ class Lottery:
         mask = self.mask(level, variant)
         if mask is None:
             return None
-        init_seed = derive_seed("reinit", self.seed, level) if variant == "random_reinit" else self.seed
+        reinit = variant in ("random_reinit", "oneshot_random_reinit")
+        init_seed = derive_seed("reinit", self.seed, level) if reinit else self.seed
 
         def build():
             net = _initial_network(self.model, self.data, init_seed)

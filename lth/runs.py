@@ -12,6 +12,8 @@ builds a config dict: experiments build descriptions and hand them to the job ru
 * :class:`SeedControlRun` (``seed_keras_fit``, ``seed_unpruned``): the seed chapter's controls.
 * :class:`ScreenRun` (``seed_keras_driver``): the authors' procedure by plain Keras ``fit``
   in a chosen software environment (:mod:`lth.seed.screen`).
+* :class:`StructuredRun` (``structured``): a network built smaller by Li et al.'s filter pruning of a
+  dense lottery network, trained as Liu et al.'s ticket, Scratch-E or Scratch-B (:mod:`lth.structured`).
 
 :func:`derive_seed` turns any of their fields into a random seed, stable across machines.
 """
@@ -28,9 +30,10 @@ from lth.hparams import DatasetHparams, ModelHparams, PruningHparams, TrainingHp
 SEED_MODEL = "lenet5"
 SEED_ROLES = ("dense", "pruning", "ticket", "random")
 SEED_CONTROLS = ("keras_fit", "unpruned")
-LOTTERY_VARIANTS = ("ticket", "random_reinit", "oneshot", "random_mask")
+LOTTERY_VARIANTS = ("ticket", "random_reinit", "oneshot", "random_mask", "oneshot_random_reinit")
 SCREEN_ENVIRONMENTS = ("legacy", "main")
 SCREEN_ROLES = ("dense", "pruning")
+STRUCTURED_METHODS = ("ticket", "scratch_e", "scratch_b")
 
 
 def derive_seed(*parts) -> int:
@@ -103,7 +106,8 @@ class TrainRun(RunDesc):
 class LotteryRun(RunDesc):
     """Level ``level`` of a lottery (iterative magnitude pruning with reset), as ``variant``:
     the ticket, its random re-initialisation, one-shot pruning to the same density, or a random
-    mask with the ticket's per-layer density on the original initialisation."""
+    mask with the ticket's per-layer density on the original initialisation; ``oneshot_random_reinit``:
+    the one-shot mask with fresh weights (Liu et al.'s one-shot random re-initialisation)."""
 
     kind: typing.ClassVar[str] = "lottery"
     dataset: DatasetHparams
@@ -235,8 +239,32 @@ class ScreenRun(_ModelAtDensity):
         return super().from_dict({k: v for k, v in values.items() if k != "dataset"})
 
 
+@dataclass(frozen=True)
+class StructuredRun(RunDesc):
+    """Li et al.'s L1-norm filter pruning of ``parent``'s dense network (a level-0 lottery run): the network
+    rebuilt with ``1 - fraction`` of the filters of each removable convolution, those with the largest
+    sum of |w| after the parent's training, trained for ``training`` from ``method``'s weights: ``ticket``,
+    the parent's initial weights of the kept filters; ``scratch_e`` and ``scratch_b``, fresh weights
+    (Liu et al.'s Scratch-E, as many iterations as the parent; Scratch-B, iterations scaled by the
+    FLOP reduction, at most 2x). ``training`` is stored whole, so the budget is part of the hash."""
+
+    kind: typing.ClassVar[str] = "structured"
+    parent: LotteryRun
+    fraction: float
+    method: str
+    training: TrainingHparams
+
+    def __post_init__(self):
+        _check_choice(type(self), "method", self.method, STRUCTURED_METHODS)
+        if self.parent.level != 0 or self.parent.variant != "ticket":
+            raise ValueError(f"StructuredRun.parent must be a lottery's dense network (level 0, ticket), "
+                             f"got level {self.parent.level} {self.parent.variant!r}")
+        if isinstance(self.fraction, bool) or not isinstance(self.fraction, float) or not 0 < self.fraction < 1:
+            raise ValueError(f"StructuredRun.fraction must be a float in (0, 1), got {self.fraction!r}")
+
+
 KINDS = {"train": TrainRun, "lottery": LotteryRun, "seed_protocol": SeedRun, "seed_keras_driver": ScreenRun,
-         "seed_keras_fit": SeedControlRun, "seed_unpruned": SeedControlRun}
+         "seed_keras_fit": SeedControlRun, "seed_unpruned": SeedControlRun, "structured": StructuredRun}
 
 
 def from_stored(kind: str, config: dict) -> RunDesc:
