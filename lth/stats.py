@@ -12,12 +12,14 @@ lie above zero (``b=None``: a gain measured trial by trial). Per cell:
   states and justifies (:class:`Margin`, e.g. :func:`sd_margin`), never the absence of a
   significant difference.
 
-A cell is decided only when the corrected test and the interval agree: it *holds* when the test
-rejects and the interval lies on the claimed side of zero (for "alike": inside ± the margin); it
-*does not hold* when the opposite test (no gain as large as the margin; for "alike": a difference
-beyond it) rejects and the interval lies beyond the margin. Otherwise it is *undecided*, which is
-always the case when the interval spans both zero and the margin; :func:`trials_needed` then says
-how many trials per group would decide the observed effect.
+Holm's correction is conservative for "holds in every cell" (such an intersection-union claim
+would need none), but it lets each cell's verdict be read on its own, as a table invites, and
+"refuted in some cell" needs it. A cell is decided only when the corrected test and the interval
+agree: it *holds* when the test rejects and the interval lies on the claimed side of zero (for
+"alike": inside ± the margin); it *does not hold* when the opposite test (no gain as large as the
+margin; for "alike": a difference beyond it) rejects and the interval lies beyond the margin.
+Otherwise it is *undecided*, which is always the case when the interval spans both zero and the
+margin; :func:`trials_needed` then says how many trials per group would decide the observed effect.
 
 Why rank tests: with 5–10 trials per cell normality cannot be checked, and a collapsed network
 (11 % among 98 %) would dominate a t-test; the Mann–Whitney U test asks whether A tends to lie
@@ -362,7 +364,7 @@ def quote(row) -> str:
     """A claims-table row as one sentence for the prose (glued, never typed)."""
     verdict = row["verdict"]
     if verdict.startswith("not tested"):
-        return verdict + "."
+        return verdict
     unit = row["unit"]
     where = f" ({row['cell']})" if row["checks"] > 1 else ""
     text = (f"{verdict}: effect {_signed(row['effect'])} {unit}{where}, 95 % CI "
@@ -371,7 +373,8 @@ def quote(row) -> str:
         text += f"Holm-corrected p = {row['p_holm_against']:.3g} against the claim"
     else:
         text += f"Holm-corrected p = {row['p_holm']:.3g}"
-    text += f", {row['passed']} of {row['checks']} cells hold"
+    if row["checks"] > 1:
+        text += f", {row['passed']} of {row['checks']} cells hold"
     if verdict.startswith("undecided"):
         need = row["trials_needed"]
         text += (f"; about {need:.0f} trials per group would decide it" if np.isfinite(need)
@@ -379,3 +382,27 @@ def quote(row) -> str:
     if np.isfinite(row["published"]):
         text += f"; published {_signed(row['published'])} {unit}"
     return text
+
+
+def claims_for_reading(table: pd.DataFrame, keep=()) -> pd.DataFrame:
+    """The columns of a claims table a reader needs, named with their unit; ``keep``: leading columns to keep.
+
+    The interval as one "[low, high]" column; an effect on the margin, which no number of trials
+    decides, as "none" trials needed.
+    """
+    unit = table.unit.dropna().iloc[0] if table.unit.notna().any() else "pp"
+
+    def interval(low, high):
+        return f"[{_signed(low)}, {_signed(high)}]" if np.isfinite(low) and np.isfinite(high) else None
+
+    def needed(n):
+        return None if not n == n else ("none" if np.isinf(n) else int(n))
+
+    return pd.DataFrame({**{c: table[c] for c in keep}, "claim": table.claim, f"published ({unit})": table.published,
+                         "cell shown": table.cell, f"effect ({unit})": table.effect,
+                         f"95 % CI ({unit})": [interval(lo, hi) for lo, hi in zip(table.ci_low, table.ci_high)],
+                         "test": table.test, "p, Holm": table.p_holm, "p against, Holm": table.p_holm_against,
+                         "verdict": table.verdict,
+                         "cells held / refuted / all": [f"{h} / {r} / {c}" if r == r else f"{h} / – / {c}" for h, r, c
+                                                        in zip(table.passed, table.refuted, table.checks)],
+                         "trials": table.trials, "trials needed": [needed(n) for n in table.trials_needed]})

@@ -89,7 +89,7 @@ def test_bootstrap_and_claims_table_are_reproducible_from_a_seed():
 
 def test_the_exact_rank_tests_agree_with_scipy_ties_included():
     rng = np.random.default_rng(11)
-    for _ in range(20):
+    for _ in range(8):
         a, b = rng.integers(0, 4, 5) / 100, rng.integers(0, 4, 6) / 100  # many ties
         if len(set(np.concatenate([a, b]))) == 1:
             continue
@@ -154,3 +154,11 @@ def test_quote_states_verdict_effect_interval_and_corrected_p():
     text = stats.quote(row)
     assert text.startswith(f"holds: effect +{row['effect']:.2f} pp, 95 % CI [+{row['ci_low']:.2f}, ")
     assert f"Holm-corrected p = {row['p_holm']:.3g}" in text and "published +1.50 pp" in text
+
+
+def test_claims_for_reading_names_units_and_formats_the_interval():
+    a, b = _normal(0.982, 0.003, 3, 6), _normal(0.980, 0.003, 3, 7)
+    table = stats.claims_table([(stats.Claim("k", "t", "greater", MARGIN), stats.cells_frame([("c", a, b)]))])
+    shown = stats.claims_for_reading(table).iloc[0]
+    assert shown["95 % CI (pp)"] == f"[{table.ci_low[0]:+.2f}, {table.ci_high[0]:+.2f}]".replace("-", "−")
+    assert shown["trials needed"] == int(table.trials_needed[0]) and shown["cells held / refuted / all"] == "0 / 0 / 1"
