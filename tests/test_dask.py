@@ -1,7 +1,7 @@
 """The sweep runner on a Dask cluster writes the same runs as the local runner."""
 import pytest
 
-from lth import experiments
+from lth import experiments, jobs
 from lth.hparams import DatasetHparams, ModelHparams, TrainingHparams
 from lth.store import ResultsStore
 
@@ -11,11 +11,11 @@ TRAIN = TrainingHparams(iterations=40, eval_every=20, batch_size=32)
 
 def test_dask_runner_matches_local(tmp_path):
     pytest.importorskip("dask.distributed")
-    jobs = lambda: [experiments.train_job(DATA, ModelHparams("lenet300"), TRAIN, seed) for seed in (0, 1)]  # noqa: E731
-    local = experiments.run_jobs(jobs(), ResultsStore(tmp_path / "local"), group_size=1)
-    client = experiments.dask_client("local", workers=1)
+    two_jobs = lambda: [experiments.train_job(DATA, ModelHparams("lenet300"), TRAIN, seed) for seed in (0, 1)]  # noqa: E731
+    local = jobs.run_jobs(two_jobs(), ResultsStore(tmp_path / "local"), group_size=1)
+    client = jobs.dask_client("local", workers=1)
     try:
-        remote = experiments.run_jobs(jobs(), ResultsStore(tmp_path / "dask"), group_size=1, client=client)
+        remote = jobs.run_jobs(two_jobs(), ResultsStore(tmp_path / "dask"), group_size=1, client=client)
     finally:
         client.close()
     assert [r.path.name for r in remote] == [r.path.name for r in local]

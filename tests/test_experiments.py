@@ -82,15 +82,16 @@ def test_seed_sweep_keeps_protocols_side_by_side(store, monkeypatch):
         return real(jobs, *args, **kwargs)
 
     monkeypatch.setattr(seed_protocol, "run_jobs", recording)
-    runs = seed_protocol.run(densities=[0.5, 0.2], trials=[0], epochs=1, subset=1200, store=store)
+    runs = seed_protocol.run(["faithful", "corrected"], densities=[0.5, 0.2], trials=[0], epochs=1, subset=1200,
+                             store=store)
     assert len(runs) == 2 + 2 * 2 * 3
     assert order == [("faithful", "dense", None), ("corrected", "dense", None)] + [
         (p, role, d) for d in (0.5, 0.2) for p in ("faithful", "corrected") for role in ("pruning", "ticket", "random")]
-    assert seed_protocol.tasks(densities=[0.5], trials=[0, 1])[:4] == [
+    assert seed_protocol.tasks(["faithful", "corrected"], densities=[0.5], trials=[0, 1])[:4] == [
         ("faithful", (0,), None), ("corrected", (0,), None), ("faithful", (0,), 0.5), ("corrected", (0,), 0.5)]
     # resuming, two trials per task: only what is missing, in pairs
-    assert seed_protocol.tasks(densities=[0.5, 0.1], trials=range(4), store=store, trials_per_task=2, epochs=1,
-                               subset=1200) == [
+    assert seed_protocol.tasks(["faithful", "corrected"], densities=[0.5, 0.1], trials=range(4), store=store,
+                               trials_per_task=2, epochs=1, subset=1200) == [
         ("faithful", (0, 1), 0.1), ("corrected", (0, 1), 0.1),
         ("faithful", (1, 2), None), ("corrected", (1, 2), None), ("faithful", (1, 2), 0.5), ("corrected", (1, 2), 0.5),
         ("faithful", (2, 3), 0.1), ("corrected", (2, 3), 0.1),
