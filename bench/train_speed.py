@@ -3,6 +3,7 @@
     .venv/bin/python bench/train_speed.py            # all rows, ~15 minutes on 2 cores
     .venv/bin/python bench/train_speed.py --quick    # fewer steps, K up to 4, no parity check
     .venv/bin/python bench/train_speed.py --repeats 3  # each row 3 times, interleaved; the fastest kept
+    .venv/bin/python bench/train_speed.py --engines-only --quick  # only the stacked engine's three paths
 
 Each path runs in its own subprocess (so its peak resident memory is its own), trains
 from the same seed for the same number of steps, then reports seconds per model-epoch
@@ -14,6 +15,13 @@ an epoch (forward, weight gradients, and input gradients of all but the first la
 the float32 matmul rate numpy reaches in the same run: measured before every round of every case
 and, like the paths' times, the best (least disturbed) measurement kept; ``--refloor`` recomputes
 the floor rows of a stored result when the FLOP count changes.
+
+The stacked engine's three paths are measured side by side for K >= 2: ``stacked+native``
+(lth.native's ops, LTH_NATIVE=1), ``stacked-xla`` (the training chunk compiled by XLA) and
+``stacked-tf`` (TensorFlow's own ops), the last two with LTH_NATIVE=0; the report gives each
+portable path's time over the native path's, and whether it comes within PORTABLE_WITHIN of it
+in every case (the rule for making it the default). ``--engines-only`` measures just these rows
+(results: results/bench/train_speed_engines.json, so the full table is not overwritten).
 
 Accuracy parity: plain ``fit`` and lth's default engine each train the unpruned network
 from seeds 0..7 for one full epoch (same initial weights, each its own data order); the
@@ -44,6 +52,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CASES = [("lenet300", 60), ("lenet5", 32), ("lenet5", 128)]
 TRAIN_IMAGES = 60_000
 DENSITY = 0.2  # masked paths keep 20 % of the prunable weights
+# the stacked engine's paths: (training engine, LTH_NATIVE) of each child process
+STACKED_PATHS = {"stacked+native": ("stacked", "1"), "stacked-xla": ("stacked-xla", "0"), "stacked-tf": ("stacked", "0")}
+PORTABLE_WITHIN = 1.25  # a portable path this close to the native one per model-epoch becomes the default
 
 
 def peak_rss_mib() -> float:
@@ -155,6 +166,7 @@ def masked_trainees(model_name, k):
 
 
 def child_lth(model_name, batch, k, steps, warmup, engine="graph"):
+    """lth's K-model path; also says whether lth.native's ops ran."""
     from lth import training
     from lth.hparams import TrainingHparams
 
@@ -165,8 +177,8 @@ def child_lth(model_name, batch, k, steps, warmup, engine="graph"):
     if steps % warmup:
         raise ValueError(f"steps ({steps}) must be a multiple of warmup ({warmup})")
     results = training.train(trainees, ds, hp, progress=lambda *a: stamps.append(time.perf_counter()),
-                             engine=engine)
-    return stamps[-1] - stamps[0], [r["test_accuracy"] for r in results]
+                             engine=STACKED_PATHS.get(engine, (engine,))[0])
+    return stamps[-1] - stamps[0], [r["test_accuracy"] for r in results], {"native_ops": results[0]["native_ops"]}
 
 
 def child_torch(model_name, batch, k, steps, warmup):
@@ -241,7 +253,8 @@ def run_child(path, model_name, batch, k, steps, warmup, engine="graph"):
         return _run_processes(path, model_name, batch, k, steps, warmup, engine.split(" x")[0], processes)
     command = [sys.executable, __file__, "--child", path, model_name, str(batch), str(k), str(steps), str(warmup),
                engine]
-    out = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=ROOT)
+    env = os.environ | ({"LTH_NATIVE": STACKED_PATHS[engine][1]} if engine in STACKED_PATHS else {})
+    out = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=ROOT, env=env)
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     if out.returncode != 0 or not lines:
         return {"error": (out.stderr or out.stdout)[-600:]}
@@ -281,7 +294,15 @@ def main(argv=None):
     parser.add_argument("--out", default=str(ROOT / "results" / "bench" / "train_speed.json"))
     parser.add_argument("--refloor", action="store_true",
                         help="only recompute the floor rows of --out (from its measured matmul rate) and report")
+    parser.add_argument("--engines-only", action="store_true",
+                        help="only the stacked engine's native, XLA and TensorFlow paths (default --out: "
+                             "results/bench/train_speed_engines.json)")
+    parser.add_argument("--cases", nargs="+", metavar="MODEL:BATCH",
+                        help="cases to measure instead of " + " ".join(f"{m}:{b}" for m, b in CASES))
     args = parser.parse_args(argv)
+    if args.engines_only and args.out == parser.get_default("out"):
+        args.out = str(ROOT / "results" / "bench" / "train_speed_engines.json")
+    cases = CASES if not args.cases else [(case.split(":")[0], int(case.split(":")[1])) for case in args.cases]
     if args.refloor:
         stored = refloor(args.out)
         print_report(stored["rows"], stored.get("parity", ()))
@@ -290,11 +311,11 @@ def main(argv=None):
     if args.child:
         path, model_name, batch, k, steps, warmup, engine = args.child
         extra = {"engine": engine} if path.startswith("lth_") else {}
-        elapsed, accuracies = CHILDREN[path](model_name, int(batch), int(k), int(steps), int(warmup), **extra)
+        elapsed, accuracies, *more = CHILDREN[path](model_name, int(batch), int(k), int(steps), int(warmup), **extra)
         steps_per_epoch = TRAIN_IMAGES / int(batch)
         print(json.dumps({"seconds_per_model_epoch": elapsed / int(steps) * steps_per_epoch / int(k),
                           "peak_rss_mib": peak_rss_mib(), "final_test_accuracy": float(np.mean(accuracies)),
-                          "test_accuracies": [float(a) for a in accuracies]}))
+                          "test_accuracies": [float(a) for a in accuracies], **(more[0] if more else {})}))
         return
 
     if args.repeats < 1:
@@ -313,21 +334,24 @@ def main(argv=None):
         print(f"numpy float32 matmul rate: {rates[-1]:.1f} GFLOP/s", flush=True)
 
     rows, parity, floors = [], [], []
-    for model_name, batch in CASES:
+    for model_name, batch in cases:
         epoch_steps = TRAIN_IMAGES // batch
         steps = max(100, epoch_steps // (4 if args.quick else 1) // 100 * 100)
         warmup = 100
-        plan = [("keras_fit", 1, "-"), ("lth_single", 1, "graph")]
-        plan += [("lth_multi", k, engine) for engine in ("stacked", "graph") for k in ks if (engine, k) != ("graph", 1)]
-        cores = os.cpu_count() or 1
-        if cores > 1:  # one single-threaded process per core, as `sweep-seed --dask local --workers N` runs
-            plan += [("lth_multi", k, f"stacked x{cores}") for k in ks if k >= cores and k % cores == 0]
-        plan += [("torch", 1, "-")] if have_torch else []
+        plan = [("lth_multi", k, engine) for k in ks if k >= 2 for engine in STACKED_PATHS]
+        if not args.engines_only:
+            plan = [("keras_fit", 1, "-"), ("lth_single", 1, "graph")] + plan
+            plan += [("lth_multi", k, engine) for engine in ("stacked", "graph") for k in ks
+                     if (engine, k) != ("graph", 1)]
+            cores = os.cpu_count() or 1
+            if cores > 1:  # one single-threaded process per core, as `sweep-seed --dask local --workers N` runs
+                plan += [("lth_multi", k, f"stacked x{cores}") for k in ks if k >= cores and k % cores == 0]
+            plan += [("torch", 1, "-")] if have_torch else []
         for row in measure(plan, model_name, batch, steps, warmup, args.repeats, before_round=measure_rate):
             rows.append(row)
             print(json.dumps(row), flush=True)
         floors.append((model_name, batch, len(rows)))
-        if not args.quick:
+        if not args.quick and not args.engines_only:
             parity.append(accuracy_parity(model_name, batch, epoch_steps))
             print(json.dumps(parity[-1]), flush=True)
     rate = max(rates)
@@ -336,14 +360,48 @@ def main(argv=None):
     print(f"numpy float32 matmul rate: best {rate:.1f} of {len(rates)} measurements "
           f"({min(rates):.1f}-{rate:.1f} GFLOP/s)")
     print_report(rows, parity)
+    verdict = print_engine_ratios(rows)
     host = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
             "matmul_gflops": rate, "matmul_gflops_samples": [round(r, 1) for r in rates],
-            "platform": platform.platform(), "quick": args.quick,
+            "platform": platform.platform(), "quick": args.quick, "engines_only": args.engines_only,
+            "loaded_by_other_processes": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
             "repeats": args.repeats, "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             **code_version()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"rows": rows, "parity": parity, "host": host}, indent=1))
+    Path(args.out).write_text(json.dumps({"rows": rows, "parity": parity, "engine_ratios": verdict, "host": host},
+                                         indent=1))
     print(f"wrote {args.out}")
+
+
+def engine_ratios(rows) -> dict:
+    """Per portable path of the stacked engine: its seconds per model-epoch over the native path's,
+    per case and K (rows measured in the same run), the largest, and whether it is within
+    PORTABLE_WITHIN everywhere. A native row where lth.native's ops did not run gives no ratio."""
+    seconds = {(r["model"], r["batch"], r["k"], r["engine"]): r for r in rows
+               if r.get("path") == "lth_multi" and r.get("engine") in STACKED_PATHS and "error" not in r}
+    out = {}
+    for path in ("stacked-xla", "stacked-tf"):
+        ratios = {}
+        for (model_name, batch, k, engine), row in seconds.items():
+            reference = seconds.get((model_name, batch, k, "stacked+native"))
+            if engine == path and reference and reference.get("native_ops"):
+                ratios[f"{model_name} b{batch} K={k}"] = (row["seconds_per_model_epoch"]
+                                                         / reference["seconds_per_model_epoch"])
+        if ratios:
+            worst = max(ratios.values())
+            out[path] = {"ratio_to_native": ratios, "largest": worst, "within": worst <= PORTABLE_WITHIN}
+    return out
+
+
+def print_engine_ratios(rows) -> dict:
+    verdict = engine_ratios(rows)
+    if not verdict:
+        print("\nno stacked+native rows with lth.native's ops: no engine ratios")
+    for path, result in verdict.items():
+        parts = ", ".join(f"{case} {ratio:.2f}" for case, ratio in result["ratio_to_native"].items())
+        print(f"\n{path} / stacked+native per model-epoch: {parts}; largest {result['largest']:.2f} "
+              f"({'within' if result['within'] else 'not within'} {PORTABLE_WITHIN}x)")
+    return verdict
 
 
 def floor_row(model_name, batch, rate) -> dict:
@@ -414,7 +472,7 @@ def print_report(rows, parity=()):
         acc = f"{r['final_test_accuracy']:.4f}" if r["final_test_accuracy"] is not None else "-"
         print(f"{head} {r['seconds_per_model_epoch']:>14.3f} {mem:>9} {acc:>9}")
     print("\nratios (best lth path / reference):")
-    for model_name, batch in CASES:
+    for model_name, batch in dict.fromkeys((r["model"], r["batch"]) for r in rows):
         case = [r for r in rows if r["model"] == model_name and r["batch"] == batch and "error" not in r]
         get = {(r["path"], r["k"]): r["seconds_per_model_epoch"] for r in case if r["path"] != "lth_multi"}
         multi = {(r["engine"], r["k"]): r["seconds_per_model_epoch"] for r in case if r["path"] == "lth_multi"}

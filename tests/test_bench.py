@@ -128,16 +128,13 @@ def test_masked_adam_bench_times_both_optimiser_steps(tmp_path):
     from lth import native
 
     if not native.available():
-        pytest.skip("lth.native does not run on this machine")
+        pytest.skip(f"lth.native does not run here: {native.unavailable_reason()}")
     with pytest.raises(SystemExit, match="at least 1, got 0"):
         masked_adam.main(["--repeats", "0"])
     case = masked_adam.measure("lenet300", 32, steps=5, repeats=2)
     assert set(case["ms_per_step"]) == {"tensorflow_adam_then_mask", "masked_adam", "dense_grad_masked_adam"}
     assert set(case["speedup"]) == {"masked_adam", "dense_grad_masked_adam"}
     assert all(len(times) == 2 and min(times) > 0 for times in case["all_ms_per_step"].values())
-    from lth import optimizers
-
-    assert optimizers._native == {"masked_adam": True, "dense_gradients": True}  # switched back on after tracing
 
 
 def test_floor_uses_the_best_of_the_matmul_rates_measured_between_rounds(tmp_path, monkeypatch):
@@ -161,3 +158,33 @@ def test_floor_uses_the_best_of_the_matmul_rates_measured_between_rounds(tmp_pat
             "seconds_per_model_epoch"]
         before = stored["rows"][stored["rows"].index(floor) - 1]
         assert (before["model"], before["batch"]) == (floor["model"], floor["batch"]) and before["path"] != "floor"
+
+
+def test_engine_ratios_compare_the_portable_paths_with_native_in_one_run(tmp_path, monkeypatch):
+    """--engines-only measures the stacked engine's three paths; each portable path's time over the
+    native path's, per case and K, decides whether it is within the 1.25x rule."""
+    import json
+
+    import train_speed
+
+    seconds = {"stacked+native": 1.0, "stacked-xla": 1.2, "stacked-tf": 1.5}
+    calls = []
+
+    def runner(path, model_name, batch, k, steps, warmup, engine):
+        calls.append((path, engine))
+        return {"seconds_per_model_epoch": seconds[engine] * k, "peak_rss_mib": 1.0, "final_test_accuracy": 0.9,
+                "test_accuracies": [0.9], "native_ops": engine == "stacked+native"}
+
+    monkeypatch.setattr(train_speed, "run_child", runner)
+    monkeypatch.setattr(train_speed, "matmul_gflops", lambda: 100.0)
+    out = tmp_path / "engines.json"
+    train_speed.main(["--engines-only", "--quick", "--cases", "lenet5:600", "--out", str(out)])
+    assert {path for path, _ in calls} == {"lth_multi"} and {e for _, e in calls} == set(train_speed.STACKED_PATHS)
+    ratios = json.loads(out.read_text())["engine_ratios"]
+    assert set(ratios["stacked-xla"]["ratio_to_native"]) == {"lenet5 b600 K=2", "lenet5 b600 K=4"}
+    assert ratios["stacked-xla"]["largest"] == pytest.approx(1.2) and ratios["stacked-xla"]["within"]
+    assert ratios["stacked-tf"]["largest"] == pytest.approx(1.5) and not ratios["stacked-tf"]["within"]
+    # a "native" row where lth.native's ops did not run is no reference
+    rows = [{"path": "lth_multi", "model": "lenet5", "batch": 32, "k": 2, "engine": engine,
+             "seconds_per_model_epoch": 1.0, "native_ops": False} for engine in train_speed.STACKED_PATHS]
+    assert train_speed.engine_ratios(rows) == {}
