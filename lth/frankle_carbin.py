@@ -31,8 +31,8 @@ from lth.runs import LotteryRun
 
 NETWORKS = ("lenet300", "conv2", "conv4", "conv6", "vgg")
 METHODS = {"ticket": "ticket", "random_reinit": "random", "oneshot": "oneshot", "random_mask": "random_mask"}
-METHOD_LABELS = {"ticket": "the ticket", "random": "random re-initialisation", "oneshot": "one-shot pruning",
-                 "random_mask": "the random mask"}
+METHOD_LABELS = {"ticket": "winning ticket", "random": "random re-initialisation", "oneshot": "one-shot pruning",
+                 "random_mask": "random mask"}
 INPUT_SHAPES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 DATASET_LABELS = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST (the stand-in for CIFAR-10)",
                   "cifar10": "CIFAR-10"}
@@ -141,6 +141,12 @@ class Sweep:
         found = [(label, store.load(desc.kind, desc.to_dict())) for label, desc in self.planned()]
         return [(label, run) for label, run in found if run is not None]
 
+    def runs(self, train_missing: bool = False, store=None) -> list:
+        """The stored runs, after training the missing ones if ``train_missing`` (a chapter's RUN_MISSING)."""
+        if train_missing:
+            self.run(store)
+        return [run for _, run in self.stored(store)]
+
     def describe(self) -> str:
         """One sentence naming what the sweep runs, with its scale against the published one."""
         published = PUBLISHED[self.network]
@@ -151,7 +157,7 @@ class Sweep:
             scaled.append(f"{training.iterations:,} of the published {published.iterations:,} iterations")
         else:
             scaled.append(f"{training.iterations:,} iterations")
-        trials = ", ".join(f"{n} trial{'s' if n != 1 else ''} of {METHOD_LABELS[METHODS[v]]}" for v, n in self.trials)
+        trials = "trials: " + ", ".join(f"{METHOD_LABELS[METHODS[v]]} {n}" for v, n in self.trials)
         data = DATASET_LABELS[self.dataset.name] + ("" if self.dataset.subset is None
                                                      else f", first {self.dataset.subset:,} images per split")
         return (f"{models_label(self.model.name)} on {data}: {', '.join(scaled)}, "
@@ -376,15 +382,18 @@ def operating_points(frame: pd.DataFrame, sw: Sweep, accuracy: str = "test_accur
         if rounds is not None and a.round not in rounds:
             continue
         removed = prunable * (1 - a.density)
-        rows.append({"method": METHOD_LABELS[a.method], "round": a.round, "weights remaining": a.density,
+        rows.append({"method": "unpruned network" if a.round == 0 else METHOD_LABELS[a.method], "round": a.round,
+                     "weights remaining": a.density,
                      "compression (prunable)": f"{a.compression:.1f}x",
                      "compression (network)": f"{total / (total - removed):.1f}x",
                      "FLOPs (multiply-adds)": f"{a.flops / 1e6:.3g} M", "speed-up": f"{dense_flops / a.flops:.1f}x",
                      "early-stop iteration": f"{s.mean:,.0f} ± {s.std:,.0f}" if s.n > 1 else f"{s.mean:,.0f}",
                      "test accuracy": f"{a.mean:.2%} ± {a.std:.2%}" if a.n > 1 else f"{a.mean:.2%}",
                      "change from unpruned": f"{100 * (a.mean - base):+.2f} pp (unpruned {base:.2%})",
-                     "trials": a.n})
-    return pd.DataFrame(rows)
+                     "trials": a.n, "order": list(METHODS.values()).index(a.method)})
+    if not rows:
+        return pd.DataFrame(rows)
+    return pd.DataFrame(rows).sort_values(["round", "order"], ignore_index=True).drop(columns="order")
 
 
 # ------------------------------------------------------------------ the published claims, decided (lth.stats)
@@ -404,6 +413,12 @@ def nearest_rounds(frame: pd.DataFrame, densities) -> dict:
         return {}
     return {int(np.abs(np.log(ticket / d)).idxmin()): f"{100 * ticket[np.abs(np.log(ticket / d)).idxmin()]:.1f} %"
             for d in densities}
+
+
+def curve_rounds(frame: pd.DataFrame, densities=(0.513, 0.211, 0.07, 0.036, 0.019)) -> dict:
+    """``{round: label}`` for test-accuracy curves: the unpruned network and the stored rounds nearest to
+    ``densities`` (default F&C's Fig. 3 operating points), each labelled with its weights remaining."""
+    return ({0: "100 %"} if (frame["round"] == 0).any() else {}) | dict(sorted(nearest_rounds(frame, densities).items()))
 
 
 def _claim(stats, key, text, direction, margin, cells, published=None, scale=100.0, unit="pp"):

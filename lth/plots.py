@@ -242,7 +242,10 @@ FC_COLORS = dict(zip(FC_METHOD_ORDER, sns.color_palette(n_colors=len(FC_METHOD_O
 
 def _compression_axis(ax) -> None:
     """A second x axis on top: the compression ratio (100 / weights remaining in %)."""
-    top = ax.secondary_xaxis("top", functions=(lambda d: 100 / d, lambda c: 100 / c))
+    def inverse(x):
+        return 100 / np.maximum(x, 1e-9)  # its own inverse; matplotlib also probes 0
+
+    top = ax.secondary_xaxis("top", functions=(inverse, inverse))
     top.set_xticks([1, 2, 5, 10, 20, 50, 100])
     top.xaxis.set_major_formatter(mticker.FormatStrFormatter("%gx"))
     top.xaxis.set_minor_formatter(mticker.NullFormatter())
