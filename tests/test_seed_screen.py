@@ -105,3 +105,16 @@ def test_screen_verdicts_follow_the_preregistered_criteria():
     # one trial fewer: every verdict says it is provisional
     fewer = report.screen_table(report.screen_curves(_curve_runs({k: v for k, v in cells.items() if k[4] < 2})))
     assert all("provisional" in v for v in report.screen_verdicts(fewer).verdict)
+
+
+def test_screen_verdicts_read_short_lth_runs_without_failing():
+    """Quick chapter runs last 2 epochs: the engine hypothesis' note must not index epoch 100."""
+    from types import SimpleNamespace
+
+    from lth.seed import report
+
+    short = SimpleNamespace(config={"role": "pruning", "density": 0.5, "protocol": "faithful"},
+                            result={"history": {"val_accuracy": [0.9, 0.91]}, "test_accuracy": 0.91})
+    verdicts = report.screen_verdicts(report.screen_table(report.screen_curves([])), [short])
+    assert "no lth faithful run at 50 % reaching epoch 100" in verdicts.set_index("hypothesis").evidence[
+        "5. lth's engine against Keras fit"]
