@@ -170,7 +170,7 @@ def coverage(sw: Sweep, runs: list) -> str:
     planned = len(sw.planned())
     text = f"{len(runs)} of {planned} runs stored"
     if len(runs) < planned:
-        text += (f"; the rest are not trained yet (python -m lth sweep-fc --network {sw.network}), "
+        text += (f"; the rest are not trained yet (the sweep-fc command trains them for {sw.network}), "
                  "so the figures and tables show what is stored")
     return text
 
@@ -369,6 +369,11 @@ def network_weights(sw: Sweep) -> tuple:
     return out["weights"], out["prunable_weights"], out["dense_flops"]
 
 
+OPERATING_POINT_COLUMNS = ["method", "round", "weights remaining", "compression (prunable)", "compression (network)",
+                           "FLOPs (multiply-adds)", "speed-up", "early-stop iteration", "test accuracy",
+                           "change from unpruned", "trials"]
+
+
 def operating_points(frame: pd.DataFrame, sw: Sweep, accuracy: str = "test_accuracy_at_early_stop",
                      rounds=None) -> pd.DataFrame:
     """Blalock et al.'s table: per method and round, weights remaining, compression ratio of the prunable
@@ -391,9 +396,8 @@ def operating_points(frame: pd.DataFrame, sw: Sweep, accuracy: str = "test_accur
                      "test accuracy": f"{a.mean:.2%} ± {a.std:.2%}" if a.n > 1 else f"{a.mean:.2%}",
                      "change from unpruned": f"{100 * (a.mean - base):+.2f} pp (unpruned {base:.2%})",
                      "trials": a.n, "order": list(METHODS.values()).index(a.method)})
-    if not rows:
-        return pd.DataFrame(rows)
-    return pd.DataFrame(rows).sort_values(["round", "order"], ignore_index=True).drop(columns="order")
+    table = pd.DataFrame(rows, columns=OPERATING_POINT_COLUMNS + ["order"])
+    return table.sort_values(["round", "order"], ignore_index=True).drop(columns="order")
 
 
 # ------------------------------------------------------------------ the published claims, decided (lth.stats)

@@ -209,3 +209,8 @@ def test_operating_points_table_gives_both_compression_ratios_and_flops():
     assert ticket_7["compression (network)"] == f"{266_610 / (266_610 - (266_200 - kept)):.1f}x"
     assert ticket_7["speed-up"] == f"{1 / 0.8 ** 7:.1f}x"
     assert "unpruned 98." in ticket_7["change from unpruned"]
+
+
+def test_operating_points_of_no_runs_is_an_empty_table_with_its_columns():
+    table = fc.operating_points(_synthetic().iloc[0:0], fc.sweep("lenet300"))
+    assert table.empty and list(table.columns) == fc.OPERATING_POINT_COLUMNS
