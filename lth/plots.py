@@ -218,6 +218,20 @@ def bars(frame: pd.DataFrame, x: str, y: str, hue: str | None, title: str, xlabe
     return ax
 
 
+def ticket_vs_random(frame: pd.DataFrame, title: str, ax=None):
+    """Ticket against random re-initialisation per density, one line style per learning rate."""
+    ax = _axis(ax)
+    part = frame.copy()
+    part["density (%)"] = part.density * 100
+    part["model"] = part.variant.map(MODEL_LABELS)
+    part["learning rate"] = part.learning_rate.astype(str)
+    sns.lineplot(data=part, x="density (%)", y="test_accuracy", hue="model", style="learning rate", marker="o",
+                 errorbar=("ci", 95), ax=ax)
+    _density_axis(ax, part["density (%)"])
+    ax.set(title=title, xlabel="weights remaining (%)", ylabel="test accuracy")
+    return ax
+
+
 # ------------------------------------------------------------------ Frankle & Carbin (lth.frankle_carbin)
 
 FC_METHOD_ORDER = ["ticket", "random", "oneshot", "random_mask"]
