@@ -5,7 +5,6 @@
     python -m lth run --config my_run.yaml    # same flags, from a YAML file
     python -m lth sweep-seed --trials 5       # the seed paper's experiment (resumes)
     python -m lth sweep-fc --network lenet300 # Frankle & Carbin at published scale (resumes; --status)
-    python -m lth sweep-supermasks --status   # Zhou et al.'s supermasks (resumes; --estimate 500)
     python -m lth figures                     # regenerate results/figures/*.csv
     python -m lth check-results               # verify the results store
     python -m lth migrate-store               # rewrite runs stored in an older config shape
@@ -204,61 +203,10 @@ def _seed_screen(args):
     screen.run(descs, progress=lambda msg: print(msg, flush=True))
 
 
-def _supermask_sweeps(args) -> list:
-    from lth import supermasks
-
-    networks = supermasks.NETWORKS if args.network == "all" else (args.network,)
-    overrides = {"iterations": args.iterations, "trials": args.trials, "learned_iterations": args.learned_iterations,
-                 "learned_trials": args.learned_trials, "retrain_levels": args.retrain_levels,
-                 "retrain_trials": args.retrain_trials, "dataset": args.dataset, "group_size": args.group_size}
-    if args.subset is not None:
-        overrides["subset"] = args.subset
-    return [supermasks.sweep(n, **{k: v for k, v in overrides.items() if v is not None}) for n in networks]
-
-
-def _sweep_supermasks(args):
-    from lth import supermasks
-
-    parts = tuple(args.parts.split(",")) if args.parts else supermasks.PARTS
-    training = not (args.status or args.estimate)
-    client = _supermask_client(args.dask, args.workers) if args.dask and training else None
-    for sw in _supermask_sweeps(args):
-        if args.estimate:
-            print(f"{sw.network}: {supermasks.describe_cost(supermasks.estimate_cost(sw, steps=args.estimate))}")
-        elif training:
-            print(f"sweep {sw.network}: {sw.describe()}", flush=True)
-            sw.run(parts, progress=lambda msg: print(msg, flush=True), client=client)
-        _print_supermask_status(sw)
-
-
-def _supermask_client(address: str, workers: int):
-    from lth.jobs import dask_client
-
-    client = dask_client(address, workers=workers)
-    print(f"dispatching to Dask: {client}", flush=True)
-    return client
-
-
-def _print_supermask_status(sw):
-    from lth import supermasks
-
-    print(f"{sw.network}: {sw.describe()}")
-    print(supermasks.coverage(sw).to_string(index=False))
-    cost = supermasks.read_cost().get(sw.network)
-    if cost is None:
-        print("nothing says yet what a run costs (python -m lth sweep-supermasks --estimate 500 times each part)\n")
-        return
-    hours = supermasks.planned_hours(sw, cost)
-    print(f"about {hours['all']:.1f} machine-hours left (" + ", ".join(f"{p} {h:.2f}" for p, h in hours.items()
-                                                                 if p != "all")
-          + f"), from timed runs on {cost['measured_utc']} (load average {cost['load_average']:.1f})\n", flush=True)
-
-
 def _figures(args):
     from lth import figures
 
-    for path in (figures.write_seed_figure_data(epochs=args.epochs) + figures.write_fc_figure_data()
-                 + figures.write_supermask_figure_data()):
+    for path in figures.write_seed_figure_data(epochs=args.epochs) + figures.write_fc_figure_data():
         print(f"wrote {path}")
 
 
@@ -373,32 +321,8 @@ def build_parser():
     scr.add_argument("--dry-run", action="store_true", help="list the runs, stored or to train, and stop")
     scr.set_defaults(func=_seed_screen)
 
-    sm = sub.add_parser("sweep-supermasks", help="run or resume Zhou et al.'s supermask experiments (untrained masks, "
-                                                 "learned masks, retraining by criterion) at this book's scale "
-                                                 "(lth.supermasks.SCALES); stored runs are never recomputed")
-    sm.add_argument("--network", default="all", choices=("lenet300", "conv4", "all"),
-                    help="all (default): LeNet-300-100 then Conv-4")
-    sm.add_argument("--parts", default="", help="comma-separated of untrained,learned,retrain (default all)")
-    sm.add_argument("--dataset", help="conv4: fashion_mnist (default) or cifar10 where it is present")
-    overrides = {"iterations": "the dense runs' iterations", "trials": "dense runs and their untrained evaluations",
-                 "learned-iterations": "the learned masks' steps", "learned-trials": "learned masks",
-                 "retrain-levels": "rounds of iterative pruning by each criterion (lenet300)",
-                 "retrain-trials": "lotteries per criterion", "subset": "first N images per split (quick tests)",
-                 "group-size": "networks trained together"}
-    for name, text in overrides.items():
-        sm.add_argument(f"--{name}", type=int, help=f"{text} (default: the network's scale)")
-    sm.add_argument("--status", action="store_true", help="runs stored and planned per part, machine-hours left")
-    sm.add_argument("--estimate", type=int, default=0, metavar="STEPS",
-                    help="time each part briefly in a scratch store and record the cost "
-                         "(results/bench/supermask-sweep-cost.json); trains nothing of the sweep")
-    sm.add_argument("--dask", default="", help="'local' for a local Dask cluster, or a scheduler address")
-    sm.add_argument("--workers", type=int, default=1, help="local Dask cluster processes (default 1)")
-    sm.set_defaults(func=_sweep_supermasks)
-
     figs = sub.add_parser("figures", help="regenerate results/figures/seed-fig6.csv, seed-fig7.csv and the "
-                                          "Frankle & Carbin sweeps' fc-lenet300.csv, fc-conv.csv, fc-vgg.csv and the "
-                                          "supermask chapter's supermask-mnist.csv, supermask-conv.csv, "
-                                          "supermask-retrain.csv")
+                                          "Frankle & Carbin sweeps' fc-lenet300.csv, fc-conv.csv, fc-vgg.csv")
     figs.add_argument("--epochs", type=int, default=500)
     figs.set_defaults(func=_figures)
 

@@ -4,9 +4,6 @@
 for the dense model); ``seed-fig7.csv``: ``protocol,model,trial,epoch,val_accuracy``
 at 50 % density, plus the dense model.
 
-``supermask-mnist.csv``, ``supermask-conv.csv`` and ``supermask-retrain.csv``: Zhou et al.'s supermasks and
-retraining by criterion (:func:`write_supermask_figure_data`).
-
 ``fc-lenet300.csv``: :data:`FC_COLUMNS`, one row per stored run of the LeNet-300-100 sweep
 (:mod:`lth.frankle_carbin`); ``fc-conv.csv`` (Conv-2/4/6) and ``fc-vgg.csv`` the same with
 ``network,dataset,lr,warmup`` (:data:`FC_SWEEP_COLUMNS`).
@@ -181,26 +178,3 @@ def write_fc_figure_data(store: ResultsStore | None = None) -> list:
         fc_frame(runs, sweep_columns=name != "fc-lenet300.csv").to_csv(folder / name, index=False)
         out.append(folder / name)
     return out
-
-
-# ------------------------------------------------------------------ supermasks (lth.supermasks)
-
-SUPERMASK_FILES = {"supermask-mnist.csv": "lenet300", "supermask-conv.csv": "conv4"}
-
-
-def write_supermask_figure_data(store: ResultsStore | None = None) -> list:
-    """Regenerate ``supermask-mnist.csv`` and ``supermask-conv.csv`` (``criterion,weights,density,trial,test_accuracy``;
-    weights init, signed_constant, reshuffle, reinit or learned) and ``supermask-retrain.csv``
-    (:data:`lth.supermasks.RETRAIN_COLUMNS`) from the runs of the supermask sweeps at their default scale
-    (:func:`lth.supermasks.sweep`) stored so far; returns their paths."""
-    from lth import supermasks
-
-    folder = paths.figures_root()
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for name, network in SUPERMASK_FILES.items():
-        supermasks.supermask_frame(supermasks.sweep(network), store).to_csv(folder / name, index=False)
-        out.append(folder / name)
-    retrain = supermasks.retrain_frame(supermasks.sweep("lenet300").stored("retrain", store))
-    retrain.to_csv(folder / "supermask-retrain.csv", index=False)
-    return out + [folder / "supermask-retrain.csv"]
