@@ -178,7 +178,7 @@ def _sweep_fc(args):
 def _print_fc_status(sw, report):
     print(f"{sw.network}: {sw.describe()}")
     print("trials stored per setting, method and round ('.': no such run):")
-    print(report["table"].astype("Int64").astype(str).replace("<NA>", ".").to_string())
+    print(report["table"].map(lambda v: "." if v != v else f"{v:.0f}").to_string())  # NaN: no such cell
     hours = ("nothing says yet what a run costs (python -m lth sweep-fc --estimate 300 times one)"
              if report["hours_left"] is None else
              f"about {report['hours_left']:.1f} machine-hours left, from {report['basis']}")
