@@ -145,18 +145,6 @@ def _assert_lottery_chapter(values: dict, prefix: str, defaults: dict, runs: lis
     assert _number(r"(\d+) trial", scale) == len({r.config["seed"] for r in runs}) == defaults["TRIALS"]
 
 
-def test_frankle_carbin_glued_numbers_match_the_store(executed):
-    from lth import analysis, figures
-
-    folder, store_root = executed
-    values, defaults = glued(folder / "frankle_carbin.ipynb"), _defaults("frankle_carbin")
-    runs = _lottery_runs(store_root, "adam", defaults["ITERATIONS"])
-    dense = [r.result["test_accuracy"] for r in runs if r.config["level"] == 0]
-    assert len(dense) == defaults["TRIALS"]
-    assert _percent(values["fc_dense_accuracy"]) == pytest.approx(sum(dense) / len(dense), abs=6e-5)
-    _assert_lottery_chapter(values, "fc", defaults, runs, analysis.fc_claims(figures.lottery_frame(runs)))
-
-
 def test_liu_comparison_glued_numbers_match_the_store(executed):
     import pandas as pd
 
