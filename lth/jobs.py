@@ -47,9 +47,11 @@ class Job:
 
     @property
     def group_key(self):
-        t = self.training
-        return (json.dumps(self.data.to_dict(), sort_keys=True), t.batch_size, t.iterations, t.eval_every,
-                t.eval_test_each)
+        """Jobs train together only with the same data and the same training settings, every field:
+        a group trains with its first job's settings (:func:`train_group`), so two jobs that differ in
+        anything (learning rate, warm-up, schedule, stopping rules) in one group would both train at
+        the first one's."""
+        return (json.dumps(self.data.to_dict(), sort_keys=True), json.dumps(self.training.to_dict(), sort_keys=True))
 
 
 def plain_result(trainee, train_result):
@@ -93,7 +95,7 @@ def run_jobs(jobs: list[Job], store: ResultsStore | None = None, group_size: int
              client=None) -> list:
     """Train and store every job not yet stored; return all their runs in order.
 
-    Jobs sharing data and step counts train together, ``group_size`` at a time. With a
+    Jobs sharing data and training settings train together, ``group_size`` at a time. With a
     Dask ``client`` (see :func:`dask_client`) each group is a task on the cluster; the
     workers write into the same results store.
     """
@@ -115,6 +117,11 @@ def train_group(chunk: list[Job], store: ResultsStore | str, progress=None) -> N
     from lth import training
 
     store = ResultsStore(store) if isinstance(store, str) else store
+    for job in chunk[1:]:
+        if job.group_key != chunk[0].group_key:
+            raise ValueError(f"jobs of one training group must share data and training settings (the group trains "
+                             f"with its first job's): {job.kind} {store.folder(job.kind, job.config).name} has "
+                             f"{_difference(job, chunk[0])}")
     data = load_data(chunk[0].data)
     trainees = [job.build() for job in chunk]
     checkpoint = store.checkpoint_path(_members(chunk))
@@ -162,6 +169,14 @@ class _StepReport:
         pace = (now - self.started) / max(step - self.first_step, 1)
         self.sink(f"{self.label}: step {step:,} of {total:,}, {active} training, "
                   f"~{pace * (total - step) / 60:.0f} min left")
+
+
+def _difference(job: Job, first: Job) -> str:
+    """The data and training fields in which ``job`` differs from its group's ``first`` job, as text."""
+    fields = [(f"{part}.{name}", value, getattr(first, part).to_dict()[name])
+              for part in ("data", "training") for name, value in getattr(job, part).to_dict().items()
+              if value != getattr(first, part).to_dict().get(name)]
+    return ", ".join(f"{name}={value!r} where the first job has {other!r}" for name, value, other in fields)
 
 
 def _members(chunk: list[Job]) -> list[tuple[str, dict]]:

@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import threading
 
@@ -64,6 +65,25 @@ def test_group_of_trials_equals_separate_runs(store, tmp_path):
     alone = jobs.run_jobs([experiments.train_job(DATA, ModelHparams("lenet300"), TRAIN, 4)],
                                  ResultsStore(tmp_path / "other"), group_size=1)
     assert grouped[1].result["test_accuracy"] == pytest.approx(alone[0].result["test_accuracy"], abs=2e-3)
+
+
+def test_jobs_differing_only_in_optimiser_settings_never_share_a_group(store, monkeypatch):
+    """A group trains with its first job's settings: before group_key held every training field, the
+    three jobs below (same data, batch and steps) shared one group and all trained at lr 1.2e-3."""
+    settings = [TRAIN, dataclasses.replace(TRAIN, learning_rate=1e-2), dataclasses.replace(TRAIN, warmup_iterations=20)]
+    batch = [experiments.train_job(DATA, ModelHparams("lenet300"), hp, 5) for hp in settings]
+    trained = []
+
+    def record(trainees, data, hp, **kwargs):  # what each network would train with; nothing trains
+        trained.extend((hp.learning_rate, hp.warmup_iterations) for t in trainees if t.hparams is None)
+        return []
+
+    monkeypatch.setattr(training, "train", record)
+    jobs.run_jobs(batch, store, group_size=4)
+    assert sorted(trained) == sorted((hp.learning_rate, hp.warmup_iterations) for hp in settings)
+    assert len({job.group_key for job in batch}) == 3
+    with pytest.raises(ValueError, match="learning_rate=0.01 where the first job has 0.0012"):
+        jobs.train_group([batch[0], batch[1]], store)  # a group put together by hand is refused too
 
 
 def test_derive_seed_is_stable():
