@@ -29,6 +29,8 @@ def test_lottery_levels_reset_to_original_init(store, monkeypatch):
     runs = experiments.run_lottery([_lottery()], 2, variants=("ticket", "random_reinit", "oneshot"),
                                    store=store)
     assert [round(r.result["density"], 2) for r in runs] == [1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25]
+    for ticket, oneshot in [(runs[1], runs[3]), (runs[4], runs[6])]:  # the output layer's half rate compounds in both
+        assert oneshot.result["layer_density"] == ticket.result["layer_density"]
     init = pruning.kernels(pruning.wrap(models.build("lenet300", seed=0), ["fc1", "fc2", "output"]))
     wrapped = pruning.wrap(models.build("lenet300", seed=0), ["fc1", "fc2", "output"])
     for level in (1, 2):
@@ -43,6 +45,22 @@ def test_lottery_levels_reset_to_original_init(store, monkeypatch):
     l1, l2 = (pruning.unpack_masks({k[5:]: v for k, v in r.arrays().items() if k.startswith("mask/")})
               for r in (runs[1], runs[4]))
     assert all(not (l2[n] & ~l1[n]).any() for n in l1)
+
+
+def test_oneshot_masks_keep_the_iterative_tickets_per_layer_counts():
+    """F&C's LeNet-300-100 after 18 rounds: hidden layers keep 0.8^18, the output layer (half rate) 0.9^18, each
+    round's count rounded on its own; one cut to 1 - 0.8^18 used to leave the output layer at 51 % (15 % here)."""
+    lottery = experiments.Lottery(DATA, ModelHparams("lenet300"), TRAIN, PruningHparams(fraction=0.2), 0)
+    final = pruning.kernels(lottery.network(seed=7))  # stands in for the trained weights
+    full = {n: np.ones(w.shape, dtype=bool) for n, w in final.items()}
+    kept = {n: m.size for n, m in full.items()}
+    for _ in range(18):
+        kept = {n: k - int(round(0.2 * (0.5 if n == "output" else 1.0) * k)) for n, k in kept.items()}
+    oneshot = lottery.next_mask(final, full, 0.2, rounds=18)
+    assert {n: int(m.sum()) for n, m in oneshot.items()} == kept
+    assert oneshot["output"].mean() == pytest.approx(0.9 ** 18, abs=1e-3)
+    for name, mask in oneshot.items():  # still one cut by magnitude: every kept weight outranks every pruned one
+        assert np.abs(final[name][mask]).min() >= np.abs(final[name][~mask]).max()
 
 
 def test_resume_recomputes_nothing(store, monkeypatch):
