@@ -116,7 +116,7 @@ def _claims_table(rows: list, missing: str = "no such densities in this run", al
 
     A row is either a ``(stats.Claim, tidy frame)`` pair, decided by :func:`lth.stats.claim_row`
     (effect, interval, Holm-corrected p, verdict, trials), or the older ``(text, checks)`` pair
-    of booleans, one per cell (``fc_claims``, ``liu_claims`` until they move to the toolkit): its
+    of booleans, one per cell (``liu_claims`` until it moves to the toolkit): its
     verdict counts the checks that passed, with no test, and its statistics columns stay empty.
     """
     out = []
@@ -254,39 +254,6 @@ def seed_fig7_claims(fig7: pd.DataFrame, protocol: str, first_pruning_epoch: flo
         frame = stats.cells_frame([("50 %", values, None)] if len(values) else [])
         rows.append((stats.Claim(f"fig7_{key}", text, "greater", margin, b=None, published=published_effect), frame))
     return _claims_table(rows, "no stored curve covers it", alpha=alpha, seed=seed)
-
-
-def fc_claims(frame: pd.DataFrame) -> pd.DataFrame:
-    """Frankle & Carbin's claims about LeNet-300-100, checked on mean values per density."""
-    dense = frame[frame.level == 0]
-    mean = frame[frame.level > 0].groupby(["level", "variant"])[["test_accuracy", "early_stop_iteration",
-                                                                 "density"]].mean()
-
-    def at(variant, column):
-        if variant not in mean.index.get_level_values("variant"):
-            return pd.Series(dtype=float)
-        part = mean.xs(variant, level="variant")
-        return pd.Series(part[column].to_numpy(), index=part["density"].round(4))
-
-    ticket_acc, ticket_it = at("ticket", "test_accuracy"), at("ticket", "early_stop_iteration")
-    random_acc, random_it = at("random_reinit", "test_accuracy"), at("random_reinit", "early_stop_iteration")
-    oneshot_acc = at("oneshot", "test_accuracy")
-    dense_acc, dense_it = dense.test_accuracy.mean(), dense.early_stop_iteration.mean()
-    rows = [
-        ("The unpruned network reaches about 98 % test accuracy", [dense_acc >= 0.975] if len(dense) else []),
-        ("Tickets (density ≤ 51 %) stop earlier than the unpruned network",
-         [ticket_it[d] < dense_it for d in ticket_it.index if d <= 0.52]),
-        ("Tickets match or beat the unpruned network's accuracy down to 13.5 %",
-         [ticket_acc[d] >= dense_acc for d in ticket_acc.index if d >= 0.135]),
-        ("Random re-initialisation learns slower than the ticket",
-         [random_it[d] > ticket_it[d] for d in random_it.index if d in ticket_it.index]),
-        ("Random re-initialisation reaches lower accuracy than the ticket",
-         [random_acc[d] < ticket_acc[d] for d in random_acc.index if d in ticket_acc.index]),
-        ("Iterative pruning beats one-shot pruning below 30 % density",
-         [ticket_acc[d] > oneshot_acc[d2] for d in ticket_acc.index if d < 0.3
-          for d2 in oneshot_acc.index if abs(d2 - d) < 0.01]),
-    ]
-    return _claims_table(rows)
 
 
 def liu_claims(frame: pd.DataFrame, tolerance: float = 0.003) -> pd.DataFrame:

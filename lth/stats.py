@@ -388,9 +388,12 @@ def claims_for_reading(table: pd.DataFrame, keep=()) -> pd.DataFrame:
     """The columns of a claims table a reader needs, named with their unit; ``keep``: leading columns to keep.
 
     The interval as one "[low, high]" column; an effect on the margin, which no number of trials
-    decides, as "none" trials needed.
+    decides, as "none" trials needed. Claims in different units (pp of accuracy, % of an iteration)
+    get a ``unit`` column instead of the unit in the column names.
     """
-    unit = table.unit.dropna().iloc[0] if table.unit.notna().any() else "pp"
+    units = list(dict.fromkeys(table.unit.dropna()))
+    mixed = len(units) > 1
+    suffix = "" if mixed else f" ({units[0] if units else 'pp'})"
 
     def interval(low, high):
         return f"[{_signed(low)}, {_signed(high)}]" if np.isfinite(low) and np.isfinite(high) else None
@@ -398,9 +401,10 @@ def claims_for_reading(table: pd.DataFrame, keep=()) -> pd.DataFrame:
     def needed(n):
         return None if not n == n else ("none" if np.isinf(n) else int(n))
 
-    return pd.DataFrame({**{c: table[c] for c in keep}, "claim": table.claim, f"published ({unit})": table.published,
-                         "cell shown": table.cell, f"effect ({unit})": table.effect,
-                         f"95 % CI ({unit})": [interval(lo, hi) for lo, hi in zip(table.ci_low, table.ci_high)],
+    return pd.DataFrame({**{c: table[c] for c in keep}, "claim": table.claim, **({"unit": table.unit} if mixed else {}),
+                         f"published{suffix}": table.published,
+                         "cell shown": table.cell, f"effect{suffix}": table.effect,
+                         f"95 % CI{suffix}": [interval(lo, hi) for lo, hi in zip(table.ci_low, table.ci_high)],
                          "test": table.test, "p, Holm": table.p_holm, "p against, Holm": table.p_holm_against,
                          "verdict": table.verdict,
                          "cells held / refuted / all": [f"{h} / {r} / {c}" if r == r else f"{h} / – / {c}" for h, r, c

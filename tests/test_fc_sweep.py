@@ -10,7 +10,7 @@ import papermill
 import pytest
 import yaml
 
-from lth import experiments, figures, flops, models, paths, pruning, training
+from lth import experiments, figures, flops, models, paths, pruning, stats, training
 from lth import frankle_carbin as fc
 
 
@@ -190,14 +190,46 @@ def _synthetic(shift_ticket=0.0, trials=5):
 
 
 def test_lenet_claims_decide_clear_effects_and_leave_missing_cells_untested():
-    claims = fc.lenet_claims(_synthetic()).set_index("key")
-    assert claims.loc["early_stop_21", "verdict"] == "holds"
-    assert claims.loc["early_stop_21", "effect"] == pytest.approx(-40, abs=1.5)
-    assert claims.loc["early_stop_21", "published"] == -38
-    assert claims.loc["random_slower", "verdict"] == claims.loc["iterative_beats_oneshot", "verdict"] == "holds"
-    assert claims.loc["back_at_3_6", "verdict"] != "holds"  # 0.5 pp above the unpruned network is not "back"
+    """Values recomputed by hand from _synthetic: 5 trials per group, groups fully separated, so each cell's exact
+    one-sided Mann-Whitney p is 1 / C(10, 5) = 1/252, and Holm over k equal p-values multiplies them by k."""
+    from math import comb
+
+    from scipy import stats as scipy_stats
+
+    frame = _synthetic()
+    claims = fc.lenet_claims(frame).set_index("key")
+    dense = frame[frame["round"] == 0]
+    relative = 100 / dense.early_stop_iteration.mean()  # iterations in % of the unpruned network's
+    early = claims.loc["early_stop_21"]
+    assert early.verdict == "holds" and early.cell == "21.1 %" and early.unit == "%" and early.published == -38
+    assert early.effect == pytest.approx((6_200 - 10_200) * relative)  # medians: trial 2 of 0..4
+    assert early.ci_low < early.effect < early.ci_high < 0
+    assert early.p_holm == pytest.approx(1 / comb(10, 5)) == scipy_stats.mannwhitneyu(
+        frame[(frame.method == "ticket") & (frame["round"] == 7)].early_stop_iteration,
+        dense.early_stop_iteration, alternative="less", method="exact").pvalue
+    assert early.test == "one-sided exact Mann–Whitney U, medians, Holm over 1 cell"
+    assert (early.trials, early.checks, early.passed) == (5, 1, 1) and np.isnan(early.trials_needed)
+    slower = claims.loc["random_slower"]
+    assert slower.effect == pytest.approx(8_000 * relative) and slower.checks == slower.passed == 3
+    assert slower.p_holm == pytest.approx(3 / comb(10, 5))  # Holm over three equal p-values
+    gain = claims.loc["gain_13_5"]
+    ticket_9 = frame[(frame.method == "ticket") & (frame["round"] == 9)].test_accuracy_at_early_stop
+    assert gain.effect == pytest.approx(100 * (ticket_9.median() - dense.test_accuracy_at_early_stop.median()))
+    assert gain.published == 0.3 and gain.unit == "pp" and gain.verdict == "holds"
+    assert gain.margin == pytest.approx(100 * dense.test_accuracy_at_early_stop.std(ddof=1))
+    back = claims.loc["back_at_3_6"]  # 0.5 pp above the unpruned network, margin ~0.09 pp: not "back"
+    assert back.verdict == "does not hold" and back.p_holm_against == pytest.approx(2 / comb(10, 5))
+    assert back.test.startswith("TOST: two one-sided exact Mann–Whitney U tests at ±")
+    assert claims.loc["iterative_beats_oneshot", "verdict"] == claims.loc["ticket_beats_random_mask", "verdict"] == "holds"
+    assert claims.loc["random_worse", "effect"] == pytest.approx(-2.5, abs=0.1)
+    reading = stats.claims_for_reading(claims.reset_index())  # two units: a unit column, not one unit in the names
+    assert list(reading.unit) == list(claims.unit) and "effect" in reading and "effect (pp)" not in reading
+    assert reading["95 % CI"].iloc[0] == f"[{early.ci_low:+.2f}, {early.ci_high:+.2f}]".replace("-", "−")
+    two = fc.lenet_claims(_synthetic(trials=2)).set_index("key").loc["early_stop_21"]
+    assert two.verdict == "undecided at 2 trials" and two.p_holm == pytest.approx(1 / comb(4, 2))
+    assert two.trials_needed >= 4  # an exact 2-sample rank test needs 4 per group to reach p < 0.025 at all
     empty = fc.lenet_claims(_synthetic().iloc[0:0])
-    assert empty.verdict.str.startswith("not tested").all()
+    assert empty.verdict.str.startswith("not tested").all() and (empty.trials == 0).all()
 
 
 def test_operating_points_table_gives_both_compression_ratios_and_flops():

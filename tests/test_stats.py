@@ -162,3 +162,15 @@ def test_claims_for_reading_names_units_and_formats_the_interval():
     shown = stats.claims_for_reading(table).iloc[0]
     assert shown["95 % CI (pp)"] == f"[{table.ci_low[0]:+.2f}, {table.ci_high[0]:+.2f}]".replace("-", "−")
     assert shown["trials needed"] == int(table.trials_needed[0]) and shown["cells held / refuted / all"] == "0 / 0 / 1"
+
+
+def test_claims_for_reading_gives_a_unit_column_when_claims_differ_in_unit():
+    a, b = _normal(0.99, 0.002, 5, 8), _normal(0.97, 0.002, 5, 9)
+    table = stats.claims_table([(stats.Claim("acc", "t", "greater", MARGIN), stats.cells_frame([("c", a, b)])),
+                                (stats.Claim("speed", "t", "less", MARGIN, scale=1.0, unit="%"),
+                                 stats.cells_frame([("c", 100 * b, 100 * a)]))])
+    shown = stats.claims_for_reading(table)
+    assert list(shown.unit) == ["pp", "%"] and list(shown["effect"]) == list(table.effect)
+    assert not [c for c in shown.columns if "(pp)" in c or "(%)" in c]
+    alone = stats.claims_for_reading(table.iloc[:1])
+    assert "unit" not in alone and "effect (pp)" in alone
