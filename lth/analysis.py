@@ -104,32 +104,6 @@ def unpruned_twin_verdict(collapse: pd.DataFrame) -> str:
             "alone breaks the network in some trials, and pruning adds to it in the others.")
 
 
-def _verdict(checks: list, missing: str) -> str:
-    if not checks:
-        return f"not tested ({missing})"
-    return "holds" if all(checks) else ("partly" if any(checks) else "does not hold")
-
-
-def _claims_table(rows: list, missing: str = "no such densities in this run", alpha: float = stats.ALPHA,
-                  seed: int = 0) -> pd.DataFrame:
-    """One row per claim, columns :data:`lth.stats.ROW_COLUMNS`.
-
-    A row is either a ``(stats.Claim, tidy frame)`` pair, decided by :func:`lth.stats.claim_row`
-    (effect, interval, Holm-corrected p, verdict, trials), or the older ``(text, checks)`` pair
-    of booleans, one per cell (``liu_claims`` until it moves to the toolkit): its
-    verdict counts the checks that passed, with no test, and its statistics columns stay empty.
-    """
-    out = []
-    for first, second in rows:
-        if isinstance(first, stats.Claim):
-            out.append(stats.claim_row(first, second, alpha, seed=seed, missing=missing))
-        else:
-            out.append(dict.fromkeys(stats.ROW_COLUMNS, np.nan) | {
-                "claim": first, "test": "rule per cell, no test", "checks": len(second),
-                "passed": int(sum(map(bool, second))), "verdict": _verdict(second, missing)})
-    return pd.DataFrame(out, columns=stats.ROW_COLUMNS)
-
-
 def _percent(density: float) -> str:
     return f"{density * 100:g} %"
 
@@ -194,7 +168,7 @@ def seed_claims(fig6: pd.DataFrame, protocol: str, alpha: float = stats.ALPHA, m
               [(f"{_percent(d)}, vs {m}", "pruning", d, m, d) for d in densities if d >= 0.33
                for m in models if m != "pruning" and "pruning" in models]),
     ]
-    return _claims_table(rows, alpha=alpha, seed=seed)
+    return stats.claims_table(rows, alpha=alpha, seed=seed, missing="no such densities in this run")
 
 
 def _fig7_gains(curves: pd.DataFrame, first_pruning_epoch: float) -> pd.DataFrame:
@@ -253,35 +227,74 @@ def seed_fig7_claims(fig7: pd.DataFrame, protocol: str, first_pruning_epoch: flo
         published_effect = {"50 %": 100 * published_gains[key]} if published is not None else {}
         frame = stats.cells_frame([("50 %", values, None)] if len(values) else [])
         rows.append((stats.Claim(f"fig7_{key}", text, "greater", margin, b=None, published=published_effect), frame))
-    return _claims_table(rows, "no stored curve covers it", alpha=alpha, seed=seed)
+    return stats.claims_table(rows, alpha=alpha, seed=seed, missing="no stored curve covers it")
 
 
-def liu_claims(frame: pd.DataFrame, tolerance: float = 0.003) -> pd.DataFrame:
-    """Liu et al.'s claims, on mean test accuracy per (pruning, learning rate, density).
+def _paired_differences(frame: pd.DataFrame, a: dict, b: dict, keys: list) -> np.ndarray:
+    """``test_accuracy`` of the rows matching ``a`` minus that of the rows matching ``b`` (``{column: value}``
+    filters), row for row where they agree on ``keys`` (densities compared to six decimals)."""
+    def rows(spec):
+        part = frame
+        for column, value in spec.items():
+            part = part[np.isclose(part[column], value) if isinstance(value, float) else part[column] == value]
+        return part[keys + ["test_accuracy"]].round({"density": 6})
 
-    "Alike" means the ticket and random re-initialisation differ by less than ``tolerance``.
+    merged = rows(a).merge(rows(b), on=keys, suffixes=("_a", "_b"))
+    return (merged.test_accuracy_a - merged.test_accuracy_b).to_numpy(float)
+
+
+def liu_claims(unstructured: pd.DataFrame, structured: pd.DataFrame | None = None, seed: int = 0) -> pd.DataFrame:
+    """Liu et al.'s claims (PROTOCOLS.md §3, the seed's Sec. 4.2 and Fig. 5), per network, decided by :mod:`lth.stats`.
+
+    Rows are :func:`lth.figures.liu_unstructured_frame`'s and :func:`lth.figures.liu_structured_frame`'s. Each
+    cell holds paired differences in pp: the ticket minus its random re-initialisation with the same mask
+    (same trial, schedule and density; pooled over the densities), the low learning rate minus the high
+    one at matched trial, schedule, method and density, or the structured ticket minus Scratch-E built from
+    the same dense network (pooled over both rates). "Beats" and "lower" are one-sided exact Wilcoxon
+    signed-rank tests, "no gain" and "alike" a TOST against the margin, Holm-corrected over a claim's cells.
+    Pooling densities gives each cell enough pairs to be decided at three trials (a 3-against-3 rank test
+    cannot reach p < 0.05); the pairs of one trial share its dense network, so they are not fully independent.
+    Margin: one trial-to-trial standard deviation of the unpruned network at the higher learning rate.
     """
-    pruned = frame[frame.level > 0]
-    mean = pruned.groupby(["pruning", "learning_rate", "level", "variant"]).test_accuracy.mean().unstack("variant")
-    if "ticket" not in mean or "random_reinit" not in mean:
-        return pd.DataFrame(columns=["claim", "checks", "passed", "verdict"])
-    gap = (mean["ticket"] - mean["random_reinit"]).reset_index(name="gap")
-    rates = sorted(frame.learning_rate.unique())
-    high, low = (rates[-1], rates[0]) if len(rates) > 1 else (None, None)
+    from lth import stats
 
-    def gaps(pruning_kind, lr):
-        return gap[(gap.pruning == pruning_kind) & (gap.learning_rate == lr)].gap.tolist()
+    from lth.figures import LIU_STRUCTURED_COLUMNS
 
-    by_lr = pruned[pruned.variant == "ticket"].groupby(["pruning", "learning_rate"]).test_accuracy.mean()
-    rows = [
-        ("Unstructured, high learning rate: the ticket brings no gain over random re-init",
-         [g < tolerance for g in gaps("unstructured", high)] if high is not None else []),
-        ("Unstructured, low learning rate: the ticket beats random re-init",
-         [g > 0 for g in gaps("unstructured", low)] if low is not None else []),
-        ("The low learning rate gives lower accuracy than the high one",
-         [by_lr[(k, low)] < by_lr[(k, high)] for k in frame.pruning.unique()
-          if (k, low) in by_lr and (k, high) in by_lr] if high is not None else []),
-        ("Structured pruning: ticket and random re-init are alike at every learning rate",
-         [abs(g) < tolerance for lr in rates for g in gaps("structured", lr)]),
-    ]
-    return _claims_table(rows)
+    structured = structured if structured is not None else pd.DataFrame(columns=LIU_STRUCTURED_COLUMNS)
+    claims = []
+    for network in sorted(set(unstructured.network) | set(structured.network)):
+        part = unstructured[unstructured.network == network]
+        rates = sorted(set(part.lr) | set(structured.loc[structured.network == network, "lr"]))
+        high, low = (rates[-1], rates[0]) if rates else (np.nan, np.nan)
+        dense = part.loc[(part.method == "unpruned") & np.isclose(part.lr, high), "test_accuracy"]
+        margin = stats.sd_margin(dense, f"the unpruned {network}'s test accuracy at learning rate {high:g}")
+        schedules = [s for s in ("iterative", "one-shot") if s in set(part.schedule)]
+        keys = ["trial", "density"]
+
+        def ticket_gain(lr):
+            return [(s, _paired_differences(part, {"lr": lr, "schedule": s, "method": "ticket"},
+                                            {"lr": lr, "schedule": s, "method": "random"}, keys), None)
+                    for s in schedules]
+
+        def claim(key, text, direction, cells):
+            cells = [c for c in cells if len(c[1])]
+            claims.append((stats.Claim(f"{network}_{key}", f"{network}: {text}", direction, margin, b=None),
+                           stats.cells_frame(cells)))
+
+        claim("high_lr_no_gain", f"at learning rate {high:g} the ticket is no better than random re-initialisation "
+              "(unstructured; ticket minus random within the margin)", "alike", ticket_gain(high))
+        claim("low_lr_ticket_wins", f"at learning rate {low:g} the ticket beats random re-initialisation "
+              "(unstructured)", "greater", ticket_gain(low))
+        claim("low_lr_lower", f"learning rate {low:g} ends lower than {high:g} (unstructured, ticket and random "
+              "alike)", "less",
+              [(s, np.concatenate([_paired_differences(part, {"lr": low, "schedule": s, "method": m},
+                                                       {"lr": high, "schedule": s, "method": m}, keys)
+                                   for m in ("ticket", "random")]), None) for s in schedules])
+        own = structured[structured.network == network]
+        claim("structured_alike", "structured (L1-norm filters): the ticket and random re-initialisation "
+              "(Scratch-E) are alike at both learning rates", "alike",
+              [(f"{kept:,} filters kept", _paired_differences(own, {"filters_kept": kept, "budget": "ticket"},
+                                                              {"filters_kept": kept, "budget": "scratch-e"},
+                                                              ["lr", "trial"]), None)
+               for kept in sorted(set(own.loc[own.method != "unpruned", "filters_kept"]), reverse=True)])
+    return stats.claims_table(claims, seed=seed, missing="no stored runs in these cells yet")

@@ -5,6 +5,8 @@
     python -m lth run --config my_run.yaml    # same flags, from a YAML file
     python -m lth sweep-seed --trials 5       # the seed paper's experiment (resumes)
     python -m lth sweep-fc --network lenet300 # Frankle & Carbin at published scale (resumes; --status)
+    python -m lth sweep-liu --network vgg16   # Liu et al.: ticket vs random re-init, structured pruning (resumes)
+    python -m lth sweep-supermasks --status   # Zhou et al.'s supermasks (resumes; --estimate 500)
     python -m lth figures                     # regenerate results/figures/*.csv
     python -m lth check-results               # verify the results store
     python -m lth migrate-store               # rewrite runs stored in an older config shape
@@ -185,6 +187,60 @@ def _print_fc_status(sw, report):
     print(f"{report['stored']} of {report['planned']} runs stored; {hours}\n", flush=True)
 
 
+def _liu_sweeps(args) -> list:
+    from lth import liu
+
+    overrides = {"iterations": args.iterations, "levels": args.levels, "control_every": args.control_every,
+                 "trials": args.trials, "eval_every": args.eval_every, "dataset": args.dataset,
+                 "group_size": args.group_size, "width": args.width, "subset": args.subset,
+                 "learning_rates": args.learning_rates and [float(v) for v in args.learning_rates.split(",")],
+                 "structured_fractions": args.fractions and [float(v) for v in args.fractions.split(",")]}
+    chosen = {k: v for k, v in overrides.items() if v is not None and v != ""}
+    return [liu.sweep(network, **chosen) for network in (liu.NETWORKS if args.network == "all" else [args.network])]
+
+
+def _sweep_liu(args):
+    from lth import liu
+
+    say = lambda message: print(message, flush=True)  # noqa: E731
+    client = None
+    for sw in _liu_sweeps(args):
+        if args.status:
+            _print_liu_status(sw, liu.status(sw))
+            continue
+        if args.estimate:
+            cost = liu.estimate(sw)
+            rates = ", ".join(f"{kind} {1000 * v:.1f} ms" for kind, v in cost["machine_s_per_iteration"].items())
+            fixed = ", ".join(f"{kind} {v:.1f} s" for kind, v in cost["machine_s_per_run"].items())
+            say(f"{sw.network}: machine time per iteration {rates}; per run {fixed}; load average "
+                f"{cost['load_average']:.1f} on {cost['cpu_count']} cores: the sweep's {cost['sweep_runs']} runs "
+                f"take about {cost['sweep_machine_hours']:.1f} machine-hours ({sw.describe()})")
+            continue
+        say(f"sweep {sw.network}: {sw.describe()}")
+        for fraction in sw.structured_fractions:
+            speed = liu.measure_speed(sw, fraction, steps=args.speed_steps, again=args.speed_again)
+            say(f"seconds per epoch, {100 * fraction:g} % of the filters removed: {speed['structured']['seconds']:.1f} "
+                f"against {speed['dense']['seconds']:.1f} for the dense network "
+                f"(measured {speed['measured_utc']}, load average {speed['load_average']:.1f})")
+        if args.dask and client is None:
+            from lth.jobs import dask_client
+
+            client = dask_client(args.dask, workers=args.workers)
+            say(f"dispatching to Dask: {client}")
+        sw.run(progress=say, client=client)
+        _print_liu_status(sw, liu.status(sw))
+
+
+def _print_liu_status(sw, report):
+    print(f"{sw.network}: {sw.describe()}")
+    print("runs stored per cell (columns: unstructured rounds, structured fractions; '.': not planned there):")
+    print(report["table"].astype("Int64").astype(str).replace("<NA>", ".").to_string())
+    left = (f"about {report['hours_left']:.1f} machine-hours left, from {report['basis']}"
+            if report["hours_left"] is not None else
+            "no stored or timed run says yet what a run costs (python -m lth sweep-liu --estimate)")
+    print(f"{report['stored']} of {report['planned']} runs stored; {left}\n", flush=True)
+
+
 def _seed_screen(args):
     from lth.seed import screen
 
@@ -203,10 +259,61 @@ def _seed_screen(args):
     screen.run(descs, progress=lambda msg: print(msg, flush=True))
 
 
+def _supermask_sweeps(args) -> list:
+    from lth import supermasks
+
+    networks = supermasks.NETWORKS if args.network == "all" else (args.network,)
+    overrides = {"iterations": args.iterations, "trials": args.trials, "learned_iterations": args.learned_iterations,
+                 "learned_trials": args.learned_trials, "retrain_levels": args.retrain_levels,
+                 "retrain_trials": args.retrain_trials, "dataset": args.dataset, "group_size": args.group_size}
+    if args.subset is not None:
+        overrides["subset"] = args.subset
+    return [supermasks.sweep(n, **{k: v for k, v in overrides.items() if v is not None}) for n in networks]
+
+
+def _sweep_supermasks(args):
+    from lth import supermasks
+
+    parts = tuple(args.parts.split(",")) if args.parts else supermasks.PARTS
+    training = not (args.status or args.estimate)
+    client = _supermask_client(args.dask, args.workers) if args.dask and training else None
+    for sw in _supermask_sweeps(args):
+        if args.estimate:
+            print(f"{sw.network}: {supermasks.describe_cost(supermasks.estimate_cost(sw, steps=args.estimate))}")
+        elif training:
+            print(f"sweep {sw.network}: {sw.describe()}", flush=True)
+            sw.run(parts, progress=lambda msg: print(msg, flush=True), client=client)
+        _print_supermask_status(sw)
+
+
+def _supermask_client(address: str, workers: int):
+    from lth.jobs import dask_client
+
+    client = dask_client(address, workers=workers)
+    print(f"dispatching to Dask: {client}", flush=True)
+    return client
+
+
+def _print_supermask_status(sw):
+    from lth import supermasks
+
+    print(f"{sw.network}: {sw.describe()}")
+    print(supermasks.coverage(sw).to_string(index=False))
+    cost = supermasks.read_cost().get(sw.network)
+    if cost is None:
+        print("nothing says yet what a run costs (python -m lth sweep-supermasks --estimate 500 times each part)\n")
+        return
+    hours = supermasks.planned_hours(sw, cost)
+    print(f"about {hours['all']:.1f} machine-hours left (" + ", ".join(f"{p} {h:.2f}" for p, h in hours.items()
+                                                                 if p != "all")
+          + f"), from timed runs on {cost['measured_utc']} (load average {cost['load_average']:.1f})\n", flush=True)
+
+
 def _figures(args):
     from lth import figures
 
-    for path in figures.write_seed_figure_data(epochs=args.epochs) + figures.write_fc_figure_data():
+    for path in (figures.write_seed_figure_data(epochs=args.epochs) + figures.write_fc_figure_data()
+                 + figures.write_liu_figure_data() + figures.write_supermask_figure_data()):
         print(f"wrote {path}")
 
 
@@ -312,6 +419,33 @@ def build_parser():
     fc.add_argument("--workers", type=int, default=1, help="local Dask cluster processes (default 1)")
     fc.set_defaults(func=_sweep_fc)
 
+    lu = sub.add_parser("sweep-liu", help="run or resume Liu et al.'s comparison for one network at this book's "
+                                          "scale (lth.liu.SCALES); stored runs are never retrained")
+    lu.add_argument("--network", required=True, choices=("vgg16", "resnet20", "all"),
+                    help="all: every network, one after the other")
+    lu.add_argument("--status", action="store_true", help="runs stored per cell and machine-hours left; trains nothing")
+    lu.add_argument("--estimate", action="store_true",
+                    help="time a small copy of the sweep in a scratch store and record the cost "
+                         "(results/bench/liu-sweep-cost.json); trains nothing of the sweep")
+    for flag, kind, text in [
+            ("--iterations", int, "per training (default: the network's scale)"),
+            ("--levels", int, "unstructured pruning rounds after the dense round 0"),
+            ("--control-every", int, "the controls run every N rounds (and the last)"),
+            ("--trials", int, "trials per cell"),
+            ("--width", int, "vgg16: first convolution's filters (published 64)"),
+            ("--eval-every", int, "steps between evaluations"),
+            ("--dataset", str, "fashion_mnist (default) or cifar10"),
+            ("--subset", int, "first N images per split (quick tests)"),
+            ("--learning-rates", str, "comma-separated (default 0.1,0.01)"),
+            ("--fractions", str, "comma-separated fractions of filters removed (structured; default 0.5)"),
+            ("--group-size", int, "networks trained together (default: the network's scale)"),
+            ("--dask", str, "'local' for a local Dask cluster, or a scheduler address")]:
+        lu.add_argument(flag, type=kind, help=text)
+    lu.add_argument("--workers", type=int, default=1, help="local Dask cluster processes (default 1)")
+    lu.add_argument("--speed-steps", type=int, default=30, help="steps per timed round of the epoch benchmark")
+    lu.add_argument("--speed-again", action="store_true", help="measure the seconds per epoch again")
+    lu.set_defaults(func=_sweep_liu)
+
     scr = sub.add_parser("seed-screen", help="the seed-fidelity screen: the authors' procedure by Keras fit in "
                                              "their environment (make legacy-env) and ours (resumes)")
     scr.add_argument("--trials", type=int, default=3)
@@ -321,8 +455,33 @@ def build_parser():
     scr.add_argument("--dry-run", action="store_true", help="list the runs, stored or to train, and stop")
     scr.set_defaults(func=_seed_screen)
 
-    figs = sub.add_parser("figures", help="regenerate results/figures/seed-fig6.csv, seed-fig7.csv and the "
-                                          "Frankle & Carbin sweeps' fc-lenet300.csv, fc-conv.csv, fc-vgg.csv")
+    sm = sub.add_parser("sweep-supermasks", help="run or resume Zhou et al.'s supermask experiments (untrained masks, "
+                                                 "learned masks, retraining by criterion) at this book's scale "
+                                                 "(lth.supermasks.SCALES); stored runs are never recomputed")
+    sm.add_argument("--network", default="all", choices=("lenet300", "conv4", "all"),
+                    help="all (default): LeNet-300-100 then Conv-4")
+    sm.add_argument("--parts", default="", help="comma-separated of untrained,learned,retrain (default all)")
+    sm.add_argument("--dataset", help="conv4: fashion_mnist (default) or cifar10 where it is present")
+    overrides = {"iterations": "the dense runs' iterations", "trials": "dense runs and their untrained evaluations",
+                 "learned-iterations": "the learned masks' steps", "learned-trials": "learned masks",
+                 "retrain-levels": "rounds of iterative pruning by each criterion (lenet300)",
+                 "retrain-trials": "lotteries per criterion", "subset": "first N images per split (quick tests)",
+                 "group-size": "networks trained together"}
+    for name, text in overrides.items():
+        sm.add_argument(f"--{name}", type=int, help=f"{text} (default: the network's scale)")
+    sm.add_argument("--status", action="store_true", help="runs stored and planned per part, machine-hours left")
+    sm.add_argument("--estimate", type=int, default=0, metavar="STEPS",
+                    help="time each part briefly in a scratch store and record the cost "
+                         "(results/bench/supermask-sweep-cost.json); trains nothing of the sweep")
+    sm.add_argument("--dask", default="", help="'local' for a local Dask cluster, or a scheduler address")
+    sm.add_argument("--workers", type=int, default=1, help="local Dask cluster processes (default 1)")
+    sm.set_defaults(func=_sweep_supermasks)
+
+    figs = sub.add_parser("figures", help="regenerate results/figures/seed-fig6.csv, seed-fig7.csv, the "
+                                          "Frankle & Carbin sweeps' fc-lenet300.csv, fc-conv.csv, fc-vgg.csv and "
+                                          "Liu et al.'s liu-unstructured.csv, liu-structured.csv and the "
+                                          "supermask chapter's supermask-mnist.csv, supermask-conv.csv, "
+                                          "supermask-retrain.csv")
     figs.add_argument("--epochs", type=int, default=500)
     figs.set_defaults(func=_figures)
 

@@ -4,9 +4,15 @@
 for the dense model); ``seed-fig7.csv``: ``protocol,model,trial,epoch,val_accuracy``
 at 50 % density, plus the dense model.
 
+``supermask-mnist.csv``, ``supermask-conv.csv`` and ``supermask-retrain.csv``: Zhou et al.'s supermasks and
+retraining by criterion (:func:`write_supermask_figure_data`).
+
 ``fc-lenet300.csv``: :data:`FC_COLUMNS`, one row per stored run of the LeNet-300-100 sweep
 (:mod:`lth.frankle_carbin`); ``fc-conv.csv`` (Conv-2/4/6) and ``fc-vgg.csv`` the same with
 ``network,dataset,lr,warmup`` (:data:`FC_SWEEP_COLUMNS`).
+
+``liu-unstructured.csv`` (:data:`LIU_UNSTRUCTURED_COLUMNS`) and ``liu-structured.csv``
+(:data:`LIU_STRUCTURED_COLUMNS`): the runs of Liu et al.'s comparison (:mod:`lth.liu`).
 """
 from __future__ import annotations
 
@@ -178,3 +184,109 @@ def write_fc_figure_data(store: ResultsStore | None = None) -> list:
         fc_frame(runs, sweep_columns=name != "fc-lenet300.csv").to_csv(folder / name, index=False)
         out.append(folder / name)
     return out
+
+
+# ------------------------------------------------------------------ Liu et al. (lth.liu)
+
+LIU_UNSTRUCTURED_COLUMNS = ["network", "dataset", "lr", "schedule", "method", "density", "flops", "trial",
+                            "test_accuracy"]
+LIU_STRUCTURED_COLUMNS = ["network", "dataset", "lr", "method", "budget", "filters_kept", "params", "flops",
+                          "seconds_per_epoch", "trial", "test_accuracy"]
+
+
+def liu_unstructured_frame(runs) -> pd.DataFrame:
+    """One row per stored lottery run of Liu sweeps (:data:`LIU_UNSTRUCTURED_COLUMNS`): ``schedule`` iterative or
+    one-shot, ``method`` ticket or random; the dense network of each trial as schedule and method ``unpruned``
+    (density 1). ``flops``: :func:`run_flops`; ``test_accuracy`` of the final weights."""
+    from lth.liu import UNSTRUCTURED
+
+    rows = []
+    for run in runs:
+        if run.kind != "lottery":
+            continue
+        config = run.config
+        schedule, method = ("unpruned", "unpruned") if config["level"] == 0 else UNSTRUCTURED[config["variant"]]
+        rows.append({"network": config["model"]["name"], "dataset": config["dataset"]["name"],
+                     "lr": config["training"]["learning_rate"], "schedule": schedule, "method": method,
+                     "density": run.result["density"], "flops": run_flops(run), "trial": config["seed"],
+                     "test_accuracy": run.result["test_accuracy"]})
+    frame = pd.DataFrame(rows, columns=LIU_UNSTRUCTURED_COLUMNS)
+    return frame.sort_values(["network", "lr", "schedule", "method", "density", "trial"],
+                             ascending=[True, False, True, True, False, True], ignore_index=True)
+
+
+def liu_structured_frame(sw, runs) -> pd.DataFrame:
+    """One row per stored structured run of sweep ``sw`` (:data:`LIU_STRUCTURED_COLUMNS`), and one per dense
+    network it was built from (method ``unpruned``, budget ``full``). ``budget`` is ``ticket`` (the parent's
+    iterations), ``scratch-e`` or ``scratch-b``; filters, parameters and FLOPs are counted from the built
+    networks; ``seconds_per_epoch`` is :func:`lth.liu.measure_speed`'s recorded measurement (NaN if none)."""
+    from lth import liu
+
+    speeds = liu.read_bench(liu.SPEED_FILE)
+
+    def seconds(fraction, which):
+        keys = [liu.speed_key(sw, f) for f in ([fraction] if fraction is not None else sw.structured_fractions)]
+        found = [speeds[key][which]["seconds"] for key in keys if key in speeds]
+        return found[0] if found else np.nan
+
+    dense = liu.dense_size(sw.model.name, sw.model.width, sw.dataset.name)
+    rows = []
+    for run in runs:
+        config = run.config
+        if run.kind == "lottery" and config["level"] == 0:
+            rows.append({"lr": config["training"]["learning_rate"], "method": "unpruned", "budget": "full",
+                         "filters_kept": dense["filters"], "params": dense["params"], "flops": dense["flops"],
+                         "seconds_per_epoch": seconds(None, "dense"), "trial": config["seed"],
+                         "test_accuracy": run.result["test_accuracy"]})
+        elif run.kind == "structured":
+            method, budget = liu.STRUCTURED[config["method"]]
+            rows.append({"lr": config["parent"]["training"]["learning_rate"], "method": method, "budget": budget,
+                         "filters_kept": run.result["filters"], "params": run.result["params"],
+                         "flops": run.result["flops"], "seconds_per_epoch": seconds(config["fraction"], "structured"),
+                         "trial": config["parent"]["seed"], "test_accuracy": run.result["test_accuracy"]})
+    frame = pd.DataFrame(rows, columns=LIU_STRUCTURED_COLUMNS[2:]).assign(network=sw.network,
+                                                                         dataset=sw.dataset.name)
+    order = {"full": 0, "ticket": 1, "scratch-e": 2, "scratch-b": 3}
+    frame = frame.assign(_order=frame.budget.map(order)).sort_values(
+        ["lr", "filters_kept", "_order", "trial"], ascending=[False, False, True, True], ignore_index=True)
+    return frame[LIU_STRUCTURED_COLUMNS]
+
+
+def write_liu_figure_data(store: ResultsStore | None = None) -> list:
+    """Regenerate ``liu-unstructured.csv`` and ``liu-structured.csv`` from the runs of the Liu sweeps at their default
+    scale (:func:`lth.liu.sweep`) stored so far; returns their paths."""
+    from lth import liu
+
+    sweeps = [liu.sweep(network) for network in liu.NETWORKS]
+    stored = {sw.network: sw.stored(store) for sw in sweeps}
+    folder = paths.figures_root()
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = {"liu-unstructured.csv": liu_unstructured_frame([run for runs in stored.values() for run in runs]),
+              "liu-structured.csv": pd.concat([liu_structured_frame(sw, stored[sw.network]) for sw in sweeps],
+                                              ignore_index=True)}
+    for name, frame in frames.items():
+        frame.to_csv(folder / name, index=False)
+    return [folder / name for name in frames]
+
+
+# ------------------------------------------------------------------ supermasks (lth.supermasks)
+
+SUPERMASK_FILES = {"supermask-mnist.csv": "lenet300", "supermask-conv.csv": "conv4"}
+
+
+def write_supermask_figure_data(store: ResultsStore | None = None) -> list:
+    """Regenerate ``supermask-mnist.csv`` and ``supermask-conv.csv`` (``criterion,weights,density,trial,test_accuracy``;
+    weights init, signed_constant, reshuffle, reinit or learned) and ``supermask-retrain.csv``
+    (:data:`lth.supermasks.RETRAIN_COLUMNS`) from the runs of the supermask sweeps at their default scale
+    (:func:`lth.supermasks.sweep`) stored so far; returns their paths."""
+    from lth import supermasks
+
+    folder = paths.figures_root()
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, network in SUPERMASK_FILES.items():
+        supermasks.supermask_frame(supermasks.sweep(network), store).to_csv(folder / name, index=False)
+        out.append(folder / name)
+    retrain = supermasks.retrain_frame(supermasks.sweep("lenet300").stored("retrain", store))
+    retrain.to_csv(folder / "supermask-retrain.csv", index=False)
+    return out + [folder / "supermask-retrain.csv"]

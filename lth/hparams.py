@@ -109,7 +109,8 @@ class DatasetHparams(Hparams):
 class ModelHparams(Hparams):
     name: str = _help("Registered model name (python -m lth models lists them).", "lenet300")
     width: typing.Optional[int] = _help("Hidden units of 'mlp'; the first convolution's filters of conv2/4/6 and "
-                                        "vgg16/19 (published 64; the other layers in proportion). None: published.",
+                                        "vgg16/19 (published 64; the other layers in proportion); the first "
+                                        "stage's filters of resnet20 (published 16). None: published.",
                                         None)
 
     def validate(self):

@@ -126,8 +126,9 @@ def _vgg(plan_name):
     return build
 
 
-def resnet20(input_shape, num_classes):
-    """ResNet-20 for CIFAR (He et al. 2016): 3 stages of 3 basic blocks, 16/32/64 filters."""
+def resnet20(input_shape, num_classes, width=None):
+    """ResNet-20 for CIFAR (He et al. 2016): 3 stages of 3 basic blocks, 16/32/64 filters; ``width`` sets the
+    first stage's filters (published 16), the later stages twice and four times as many."""
 
     def conv_bn(x, filters, stride, name, relu=True):
         x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False,
@@ -136,8 +137,9 @@ def resnet20(input_shape, num_classes):
         return layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
     x = inputs = keras.Input(input_shape)
-    x = conv_bn(x, 16, 1, "stem")
-    for stage, filters in enumerate([16, 32, 64]):
+    base = 16 if width is None else width
+    x = conv_bn(x, base, 1, "stem")
+    for stage, filters in enumerate([base, 2 * base, 4 * base]):
         for block in range(3):
             stride = 2 if stage > 0 and block == 0 else 1
             name = f"s{stage + 1}b{block + 1}"
@@ -180,7 +182,7 @@ MODELS = {
 }
 
 
-WIDTH_SCALED = ("mlp", "conv2", "conv4", "conv6", "vgg16", "vgg19")  # models that take a ``width``
+WIDTH_SCALED = ("mlp", "conv2", "conv4", "conv6", "vgg16", "vgg19", "resnet20")  # models that take a ``width``
 
 
 def spec(name: str) -> ModelSpec:

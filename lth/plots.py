@@ -218,20 +218,6 @@ def bars(frame: pd.DataFrame, x: str, y: str, hue: str | None, title: str, xlabe
     return ax
 
 
-def ticket_vs_random(frame: pd.DataFrame, title: str, ax=None):
-    """Ticket against random re-initialisation per density, one line style per learning rate."""
-    ax = _axis(ax)
-    part = frame.copy()
-    part["density (%)"] = part.density * 100
-    part["model"] = part.variant.map(MODEL_LABELS)
-    part["learning rate"] = part.learning_rate.astype(str)
-    sns.lineplot(data=part, x="density (%)", y="test_accuracy", hue="model", style="learning rate", marker="o",
-                 errorbar=("ci", 95), ax=ax)
-    _density_axis(ax, part["density (%)"])
-    ax.set(title=title, xlabel="weights remaining (%)", ylabel="test accuracy")
-    return ax
-
-
 # ------------------------------------------------------------------ Frankle & Carbin (lth.frankle_carbin)
 
 FC_METHOD_ORDER = ["ticket", "random", "oneshot", "random_mask"]
@@ -310,3 +296,116 @@ def fc_curves(curves: pd.DataFrame, rounds: dict, methods=("ticket", "random"), 
         ax.set(title=FC_LABELS[method], xlabel="training iteration", ylabel="test accuracy (%)")
         ax.legend(fontsize=8, title="weights remaining", title_fontsize=8)
     return axes
+
+
+# ------------------------------------------------------------------ supermasks (lth.supermasks)
+
+SUPERMASK_WEIGHT_LABELS = {"init": "kept weights as initialised", "signed_constant": "signed constants",
+                           "reshuffle": "kept weights reshuffled within their layer",
+                           "reinit": "kept weights re-initialised"}
+
+
+def supermask_panels(frame: pd.DataFrame, title: str, chance: float = 0.1, axes=None):
+    """Untrained test accuracy against weights remaining, one panel per weight treatment, one line per criterion
+    (mean over trials, 95 % bootstrap band), chance as a dashed line: the seed's Fig. 8 (Zhou et al.'s Fig. 5).
+    ``frame``: :func:`lth.supermasks.supermask_frame` (learned masks are left out here)."""
+    part = frame[frame.weights.isin(SUPERMASK_WEIGHT_LABELS)].copy()
+    treatments = [w for w in SUPERMASK_WEIGHT_LABELS if w in set(part.weights)] or ["init"]
+    if axes is None:
+        _, axes = plt.subplots(2, 2, figsize=(12, 8), sharex=True, sharey=True, layout="constrained")
+    axes = list(getattr(axes, "flat", axes))
+    part["density (%)"] = part.density * 100
+    part["test accuracy (%)"] = part.test_accuracy * 100
+    criteria = sorted(set(part.criterion))
+    palette = dict(zip(criteria, sns.color_palette("tab10", n_colors=max(len(criteria), 1))))
+    for ax, weights in zip(axes, treatments):
+        panel = part[part.weights == weights]
+        if len(panel):
+            sns.lineplot(data=panel, x="density (%)", y="test accuracy (%)", hue="criterion", hue_order=criteria,
+                         palette=palette, marker="o", ms=4, errorbar=("ci", 95), ax=ax, legend=ax is axes[0])
+            _density_axis(ax, panel["density (%)"])
+        ax.axhline(100 * chance, color="red", ls="--", lw=1, label="chance")
+        ax.set(title=SUPERMASK_WEIGHT_LABELS[weights], xlabel="weights remaining (%)", ylabel="test accuracy (%)")
+    for ax in axes[len(treatments):]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if axes[0].get_legend():
+        axes[0].get_legend().remove()
+    axes[0].figure.legend(handles, labels, loc="outside right upper", fontsize=8, title="mask criterion",
+                          title_fontsize=8)
+    axes[0].figure.suptitle(title)
+    return axes
+
+
+def published_beside_ours(table: pd.DataFrame, ax=None):
+    """Zhou et al.'s supermask accuracies beside ours (:func:`lth.supermasks.published_table`), one pair of bars per
+    network and mask; the published value is on their data set (MNIST or CIFAR-10), ours on the one we ran."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
+    rows = [{"mask": "\n".join([r.network, *r.mask.split(", ")]), "source": source, "test accuracy (%)": 100 * value}
+            for r in table.itertuples() for source, value in (("Zhou et al. 2019", r.published), ("this book", r.ours))
+            if value == value]
+    sns.barplot(data=pd.DataFrame(rows, columns=["mask", "source", "test accuracy (%)"]), x="mask",
+                y="test accuracy (%)", hue="source", ax=ax)
+    ax.axhline(10, color="red", ls="--", lw=1, label="chance")
+    ax.legend(fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set(title="Best supermask and learned mask: published and ours", xlabel="")
+    return ax
+
+
+def retrain_by_criterion(frame: pd.DataFrame, title: str, ax=None):
+    """Test accuracy at early stop of tickets pruned iteratively by each criterion and retrained from the original
+    initialisation, against weights remaining (Zhou et al.'s Fig. 2); round 0 (the dense network) starts every line.
+    ``frame``: :func:`lth.supermasks.retrain_frame`."""
+    ax = _axis(ax)
+    dense = frame[frame["round"] == 0]
+    criteria = sorted(set(frame.criterion))
+    part = pd.concat([frame[frame["round"] > 0]] + [dense.assign(criterion=c) for c in criteria], ignore_index=True)
+    part["density (%)"] = part.density * 100
+    part["test accuracy (%)"] = part.test_accuracy * 100
+    if len(part):
+        sns.lineplot(data=part, x="density (%)", y="test accuracy (%)", hue="criterion", hue_order=criteria,
+                     palette=dict(zip(criteria, sns.color_palette("tab10", n_colors=len(criteria)))),
+                     marker="o", ms=4, errorbar=("ci", 95), ax=ax)
+        _density_axis(ax, part.groupby("round")["density (%)"].mean())
+        ax.legend(fontsize=7, ncol=2, title="mask criterion", title_fontsize=7)
+    ax.set(title=title, xlabel="weights remaining (%)", ylabel="test accuracy at early stop (%)")
+    return ax
+
+
+# ------------------------------------------------------------------ Liu et al. (lth.liu)
+
+LIU_LABELS = {"ticket": "winning ticket (original init)", "random": "random re-initialisation"}
+
+
+def liu_unstructured(frame: pd.DataFrame, network: str, schedule: str, lr: float, ax=None):
+    """One panel of Liu et al.'s Fig. 7 (the seed's Fig. 5): test accuracy against weights remaining for the ticket
+    and its random re-initialisation, for one network, pruning schedule (iterative or one-shot) and initial
+    learning rate; mean over trials with the range over trials as a band, the unpruned network's mean ± std
+    as a grey band. Rows are :func:`lth.figures.liu_unstructured_frame`'s."""
+    ax = _axis(ax)
+    part = frame[(frame.network == network) & np.isclose(frame.lr, lr)]
+    dense = part.loc[part.method == "unpruned", "test_accuracy"] * 100
+    if len(dense):
+        if len(dense) > 1:
+            ax.axhspan(dense.mean() - dense.std(), dense.mean() + dense.std(), color="grey", alpha=0.2)
+        ax.axhline(dense.mean(), color="grey", lw=1, label=f"unpruned: mean ± std ({len(dense)} trials)")
+    pruned = part[(part.schedule == schedule) & part.method.isin(list(LIU_LABELS))]
+    for method, label in LIU_LABELS.items():
+        rows = pruned[pruned.method == method]
+        if rows.empty:
+            continue
+        line = rows.groupby("density").test_accuracy.agg(["mean", "min", "max"]).sort_index() * 100
+        ax.plot(line.index * 100, line["mean"], marker="o", ms=3, color=FC_COLORS[method], label=label)
+        ax.fill_between(line.index * 100, line["min"], line["max"], color=FC_COLORS[method], alpha=0.15, lw=0)
+    if len(pruned):
+        densities = sorted(pruned.density.unique() * 100, reverse=True)
+        _density_axis(ax, densities[::max(1, len(densities) // 5)])
+        _compression_axis(ax)
+    else:
+        ax.text(0.5, 0.5, "no runs stored yet", transform=ax.transAxes, ha="center", va="center", color="grey")
+    ax.set(title=f"{schedule}, initial learning rate {lr:g}", xlabel="weights remaining (%)",
+           ylabel="test accuracy (%)")
+    ax.legend(fontsize=8, title="mean; band: range over trials", title_fontsize=8)
+    return ax

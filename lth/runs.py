@@ -12,6 +12,10 @@ builds a config dict: experiments build descriptions and hand them to the job ru
 * :class:`SeedControlRun` (``seed_keras_fit``, ``seed_unpruned``): the seed chapter's controls.
 * :class:`ScreenRun` (``seed_keras_driver``): the authors' procedure by plain Keras ``fit``
   in a chosen software environment (:mod:`lth.seed.screen`).
+* :class:`SupermaskRun` (``supermask``): a dense run's untrained network under one mask criterion
+  at several densities, the kept weights as initialised or changed (:mod:`lth.supermasks`).
+* :class:`LearnedMaskRun` (``learned_mask``): a mask learned over frozen initial weights
+  (:mod:`lth.learned_masks`).
 * :class:`StructuredRun` (``structured``): a network built smaller by Li et al.'s filter pruning of a
   dense lottery network, trained as Liu et al.'s ticket, Scratch-E or Scratch-B (:mod:`lth.structured`).
 
@@ -239,6 +243,63 @@ class ScreenRun(_ModelAtDensity):
         return super().from_dict({k: v for k, v in values.items() if k != "dataset"})
 
 
+SUPERMASK_WEIGHTS = ("init", "signed_constant", "reshuffle", "reinit")
+LEARNED_MASK_WEIGHTS = ("init", "signed_constant")
+
+
+@dataclass(frozen=True)
+class SupermaskRun(RunDesc):
+    """The untrained initial network of the dense run ``dense`` (level 0 of a lottery, which stores its trained
+    weights) under ``criterion``'s mask at each of ``densities``, nothing trained; the kept weights as
+    initialised, as signed constants, reshuffled within their layer, or re-initialised (``weights``)."""
+
+    kind: typing.ClassVar[str] = "supermask"
+    dense: LotteryRun
+    criterion: str
+    weights: str
+    densities: tuple
+
+    def __post_init__(self):
+        from lth import pruning
+
+        cls = type(self)
+        object.__setattr__(self, "densities", tuple(self.densities))
+        _check_choice(cls, "criterion", self.criterion, pruning.CRITERIA)
+        _check_choice(cls, "weights", self.weights, SUPERMASK_WEIGHTS)
+        if self.dense.level != 0 or self.dense.variant != "ticket":
+            raise ValueError(f"SupermaskRun.dense must be a lottery's dense run (level 0, ticket), got level "
+                             f"{self.dense.level} {self.dense.variant!r}")
+        if not self.densities:
+            raise ValueError("SupermaskRun.densities must name at least one density")
+        for density in self.densities:
+            if isinstance(density, bool) or not isinstance(density, (int, float)) or not 0 < density <= 1:
+                raise ValueError(f"SupermaskRun.densities must lie in (0, 1], got {density!r}")
+
+
+@dataclass(frozen=True)
+class LearnedMaskRun(RunDesc):
+    """A mask learned for ``model`` as drawn from ``seed`` (the same initial weights as that seed's dense run),
+    its weights frozen as initialised or as signed constants (``weights``): scores start at ``score_init``,
+    ``training`` sets the optimiser and steps, and the test accuracy is the mean over ``eval_samples`` draws."""
+
+    kind: typing.ClassVar[str] = "learned_mask"
+    dataset: DatasetHparams
+    model: ModelHparams
+    training: TrainingHparams
+    seed: int
+    weights: str = "init"
+    score_init: float = 0.0
+    eval_samples: int = 10
+
+    def __post_init__(self):
+        cls = type(self)
+        _check_choice(cls, "weights", self.weights, LEARNED_MASK_WEIGHTS)
+        for name, least in (("seed", 0), ("eval_samples", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ValueError(f"LearnedMaskRun.{name} must be an int >= {least}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class StructuredRun(RunDesc):
     """Li et al.'s L1-norm filter pruning of ``parent``'s dense network (a level-0 lottery run): the network
@@ -264,7 +325,8 @@ class StructuredRun(RunDesc):
 
 
 KINDS = {"train": TrainRun, "lottery": LotteryRun, "seed_protocol": SeedRun, "seed_keras_driver": ScreenRun,
-         "seed_keras_fit": SeedControlRun, "seed_unpruned": SeedControlRun, "structured": StructuredRun}
+         "seed_keras_fit": SeedControlRun, "seed_unpruned": SeedControlRun, "supermask": SupermaskRun,
+         "learned_mask": LearnedMaskRun, "structured": StructuredRun}
 
 
 def from_stored(kind: str, config: dict) -> RunDesc:

@@ -200,19 +200,19 @@ def plan(parent, fraction: float, store=None) -> dict | None:
     or None while the parent is not stored."""
     from lth.experiments import Lottery
 
-    lottery = Lottery(parent.dataset, parent.model, parent.training, parent.pruning, parent.seed, store)
-    if lottery.stored(0, "ticket") is None:
+    stored = Lottery(parent.dataset, parent.model, parent.training, parent.pruning, parent.seed, store).stored(0, "ticket")
+    if stored is None:
         return None
-    final = lottery.dense_weights()[1]
-    removable = removable_layers(_initial_dense(parent))
-    return choose_filters({name: final[name] for name in removable}, fraction)
+    final = {key[len("final/"):]: value for key, value in stored.arrays().items() if key.startswith("final/")}
+    return choose_filters({name: final[name] for name in removable_layers(_initial_dense(parent))}, fraction)
 
 
-def network(desc, kept: dict):
-    """The smaller network ``desc`` trains (a :class:`lth.runs.StructuredRun`), with its initial weights."""
+def network(desc, kept: dict, dense=None):
+    """The smaller network ``desc`` trains (a :class:`lth.runs.StructuredRun`), with its initial weights;
+    ``dense``: the parent's initial network, if already built."""
     from lth.runs import derive_seed
 
-    dense = _initial_dense(desc.parent)
+    dense = dense if dense is not None else _initial_dense(desc.parent)
     if desc.method == "ticket":
         return smaller_model(dense, kept)
     return smaller_model(dense, kept, seed=derive_seed("structured-reinit", desc.parent.seed, desc.fraction))
@@ -221,7 +221,8 @@ def network(desc, kept: dict):
 def job(desc, store=None):
     """The job of a :class:`lth.runs.StructuredRun`, or None while its parent is not stored. The ticket, Scratch-E
     and Scratch-B of one parent and fraction see the same order of batches (Scratch-B sees more of it); both
-    scratch budgets start from the same fresh weights."""
+    scratch budgets start from the same fresh weights. The result records the filters, parameters and FLOPs
+    of the trained network and of its dense parent, and the number of filters kept per convolution."""
     from lth import training
     from lth.jobs import Job
     from lth.runs import derive_seed
@@ -229,15 +230,16 @@ def job(desc, store=None):
     kept = plan(desc.parent, desc.fraction, store)
     if kept is None:
         return None
+    sizes = {}
 
     def build():
-        return training.Trainee(network(desc, kept), seed=derive_seed("structured-data", desc.parent.seed,
-                                                                      desc.fraction), name=f"{desc.method}")
+        dense = _initial_dense(desc.parent)
+        sizes.update({f"dense_{key}": value for key, value in describe(dense).items()})
+        return training.Trainee(network(desc, kept, dense), name=desc.method,
+                                seed=derive_seed("structured-data", desc.parent.seed, desc.fraction))
 
     def finish(trainee, train_result):
-        dense = describe(_initial_dense(desc.parent))
-        small = describe(trainee.model)
-        result = train_result | {f"dense_{k}": v for k, v in dense.items()} | small | {
+        result = train_result | sizes | describe(trainee.model) | {
             "kept": {name: int(len(index)) for name, index in kept.items()}}
         return result, {f"kept/{name}": np.asarray(index, dtype=np.int32) for name, index in kept.items()}
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Pause, resume or stop the background seed sweep and its Dask workers.
+# Pause, resume or stop every background training (python -m lth sweep-*, seed-screen) and its Dask workers
+# or driver subprocesses.
 # Usage: scripts/sweep_signal.sh pause|resume|stop
 # Pause it before benchmarking: two trainings at once distort every timing.
 set -eu
@@ -11,7 +12,7 @@ case "${1:-}" in
 esac
 tree() { echo "$1"; for child in $(pgrep -P "$1"); do tree "$child"; done; }
 pids=""
-for root in $(pgrep -f "lth sweep-seed" || true); do pids="$pids $(tree "$root")"; done
+for root in $(pgrep -f "python -m lth (sweep-|seed-screen)" || true); do pids="$pids $(tree "$root")"; done
 if [ -z "$pids" ]; then echo "no sweep running"; exit 0; fi
 if [ "$signal" = TERM ]; then kill -CONT $pids 2>/dev/null || true; fi
 kill -"$signal" $pids 2>/dev/null || true

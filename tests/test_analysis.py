@@ -166,7 +166,7 @@ def test_seed_claims_decide_each_claim_with_its_test_and_margin():
     assert worse.loc["ticket_beats_random", "p_holm_against"] < 0.05
 
 
-def test_seed_claims_published_effects_and_the_older_rule_rows():
+def test_seed_claims_published_effects():
     fig6 = _fig6({("dense", 1.0): [0.98, 0.981], ("ticket", 0.1): [0.985, 0.986], ("random", 0.1): [0.984, 0.983]})
     published = pd.DataFrame([("ticket", 0.1, "median", 0.989), ("random", 0.1, "median", 0.9877),
                               ("dense", None, "mean", 0.985875)], columns=["model", "density", "stat", "value"])
@@ -174,6 +174,3 @@ def test_seed_claims_published_effects_and_the_older_rule_rows():
     assert claims.loc["ticket_beats_random", "published"] == pytest.approx(0.13)
     assert claims.loc["pruned_beat_dense", "published"] == pytest.approx(100 * (0.989 - 0.985875))  # or random's
     assert claims.loc["ticket_beats_random", "verdict"] == "undecided at 2 trials"
-    older = analysis._claims_table([("a rule per cell", [True, False]), ("none", [])])
-    assert list(older.verdict) == ["partly", "not tested (no such densities in this run)"]
-    assert list(older.columns) == analysis.stats.ROW_COLUMNS and older.effect.isna().all()

@@ -135,29 +135,26 @@ def _lottery_runs(store_root: Path, optimizer: str, iterations: int) -> list:
             if r.config["training"]["optimizer"] == optimizer and r.config["training"]["iterations"] == iterations]
 
 
-def _assert_lottery_chapter(values: dict, prefix: str, defaults: dict, runs: list, claims) -> None:
-    """A lottery chapter's glued claim counts and scale (iterations, pruning rounds, trials) against its runs."""
-    assert values[f"{prefix}_claims_total"] == len(claims)
-    assert values[f"{prefix}_claims_held"] == int((claims.verdict == "holds").sum())
-    scale = values[f"{prefix}_scale"]
-    assert _number(r"([\d,]+) iterations", scale) == defaults["ITERATIONS"]
-    assert _number(r"(\d+) pruning rounds", scale) == max(r.config["level"] for r in runs) == defaults["LEVELS"]
-    assert _number(r"(\d+) trial", scale) == len({r.config["seed"] for r in runs}) == defaults["TRIALS"]
-
-
 def test_liu_comparison_glued_numbers_match_the_store(executed):
     import pandas as pd
 
-    from lth import analysis, figures
+    from lth import analysis, figures, liu
+    from lth.store import ResultsStore
 
     folder, store_root = executed
-    values, defaults = glued(folder / "liu_comparison.ipynb"), _defaults("liu_comparison")
-    runs = _lottery_runs(store_root, "sgd", defaults["ITERATIONS"])
-    kinds = {"large_final": "unstructured", "l1_filter": "structured"}
-    frame = pd.concat([figures.lottery_frame([r for r in runs if r.config["pruning"]["criterion"] == criterion])
-                       .assign(pruning=kind) for criterion, kind in kinds.items()], ignore_index=True)
-    assert sorted(frame.learning_rate.unique()) == sorted(defaults["LEARNING_RATES"])
-    _assert_lottery_chapter(values, "liu", defaults, runs, analysis.liu_claims(frame))
+    values, p = glued(folder / "liu_comparison.ipynb"), _defaults("liu_comparison")
+    sweeps = [liu.sweep(n, dataset=p["DATASET"], width=p["WIDTH"][n], iterations=p["ITERATIONS"][n],
+                        eval_every=p["EVAL_EVERY"], levels=p["LEVELS"], control_every=p["CONTROL_EVERY"],
+                        trials=p["TRIALS"], subset=p["SUBSET"], structured_fractions=p["STRUCTURED_FRACTIONS"],
+                        group_size=p["GROUP_SIZE"]) for n in p["NETWORKS"]]
+    runs = {sw.network: sw.stored(ResultsStore(store_root / "runs")) for sw in sweeps}
+    assert [len(runs[sw.network]) for sw in sweeps] == [len(sw.planned()) for sw in sweeps]
+    assert values["liu_scale"] == " | ".join(sw.describe() for sw in sweeps)
+    unstructured = figures.liu_unstructured_frame([run for found in runs.values() for run in found])
+    structured = pd.concat([figures.liu_structured_frame(sw, runs[sw.network]) for sw in sweeps])
+    claims = analysis.liu_claims(unstructured, structured)
+    assert values["liu_claims_total"] == len(claims)
+    assert values["liu_claims_held"] == int((claims.verdict == "holds").sum())
 
 
 def test_background_glued_scales_match_the_store(executed):
