@@ -263,3 +263,167 @@ def best_epoch_gaps(runs, published_fig6) -> "pd.DataFrame":
     merged["final_gap"] = merged.final - merged.published
     merged["best_gap"] = merged.best - merged.published
     return merged
+
+
+# ------------------------------------------------------------------ the published numbers beside ours
+
+DIFFERENCE = "ours − published (pp)"
+
+
+def _density_key(density) -> float:
+    """Densities as join keys: 0.33 read from a CSV and 0.33 from a config agree to six decimals."""
+    return round(float(density), 6)
+
+
+def published_column(frame, published_fig6, stat: str = "median", density: float | None = None,
+                     name: str | None = None) -> "pd.DataFrame":
+    """``frame`` with the digitised Fig. 6's ``stat`` (median, q1, q3, ...) of each row's model and density
+    beside it, as column ``name`` (default ``published <stat>``); NaN where the paper has no such box.
+
+    ``frame`` has a ``model`` column (or index level) and a ``density`` column, or ``density`` is given.
+    """
+    import pandas as pd
+
+    name = name or f"published {stat}"
+    if not len(frame):
+        return frame.assign(**{name: pd.Series(index=frame.index, dtype=float)})
+    rows = published_fig6[(published_fig6.stat == stat) & published_fig6.density.notna()]
+    lookup = {(m, _density_key(d)): float(v) for m, d, v in zip(rows.model, rows.density, rows.value)}
+    models = frame.index.get_level_values("model") if "model" in (frame.index.names or []) else frame["model"]
+    densities = [density] * len(frame) if density is not None else frame["density"]
+    values = [lookup.get((m, _density_key(d)), float("nan")) for m, d in zip(models, densities)]
+    return frame.assign(**{name: pd.Series(values, index=frame.index, dtype=float)})
+
+
+def median_table(fig6, published_fig6, protocols=None) -> "pd.DataFrame":
+    """Per protocol, model and density of ``fig6`` (:func:`lth.figures.seed_fig6`): trials, our median test
+    accuracy, the published Fig. 6 median, ours minus published in percentage points, and both quartiles
+    (matplotlib's, which drew the published boxes, are the same linear-interpolation quartiles as ours).
+    The dense model has no published box (the paper shows its mean and sd: :func:`dense_table`). Rows in the
+    order of ``protocols`` (default: as in ``fig6``), the dense model first, densities falling."""
+    import pandas as pd
+
+    columns = ["protocol", "model", "density", "n", "ours", "published median", DIFFERENCE, "q25", "q75",
+               "published q25", "published q75"]
+    if not len(fig6):
+        return pd.DataFrame(columns=columns)
+    grouped = fig6.groupby(["protocol", "model", "density"], sort=False).test_accuracy
+    table = pd.DataFrame({"n": grouped.count(), "ours": grouped.median(), "q25": grouped.quantile(0.25),
+                          "q75": grouped.quantile(0.75)}).reset_index()
+    table = published_column(table, published_fig6, "median")
+    table = published_column(table, published_fig6, "q1", name="published q25")
+    table = published_column(table, published_fig6, "q3", name="published q75")
+    table[DIFFERENCE] = 100 * (table["ours"] - table["published median"])
+    return _ordered(table, protocols or list(dict.fromkeys(fig6.protocol)))[columns]
+
+
+def _ordered(table, protocols):
+    """Rows in the order of ``protocols``, then model (dense first), then density falling."""
+    protocols = {p: i for i, p in enumerate(protocols)}
+    models = {m: i for i, m in enumerate(("dense", "pruning", "ticket", "random"))}
+    keys = table.assign(_p=table.protocol.map(protocols).fillna(len(protocols)),
+                        _m=table.model.map(models).fillna(len(models)),
+                        _d=-table.density)
+    return keys.sort_values(["_p", "_m", "_d"], ignore_index=True)
+
+
+def dense_table(fig6, published_fig6, protocols=None) -> "pd.DataFrame":
+    """Per protocol: the dense model's trials, mean and sample sd of our test accuracy beside the published
+    Fig. 6's dense mean and sd (the grey line and band; whether the paper's sd is the sample's or the
+    population's is not stated), and ours minus published in percentage points; in the order of ``protocols``
+    (default: as in ``fig6``), protocols without a dense run left out."""
+    import pandas as pd
+
+    dense = published_fig6[published_fig6.model == "dense"].set_index("stat").value
+    published_mean, published_sd = (float(dense[s]) if s in dense.index else float("nan") for s in ("mean", "sd"))
+    rows = []
+    dense_runs = fig6[fig6.model == "dense"]
+    for protocol in protocols or list(dict.fromkeys(fig6.protocol)):
+        values = dense_runs.loc[dense_runs.protocol == protocol, "test_accuracy"]
+        if not len(values):
+            continue
+        rows.append({"protocol": protocol, "n": len(values), "ours: mean": values.mean(),
+                     "ours: sd": values.std(ddof=1) if len(values) > 1 else float("nan"),
+                     "published mean": published_mean, "published sd": published_sd,
+                     DIFFERENCE: 100 * (values.mean() - published_mean)})
+    return pd.DataFrame(rows, columns=["protocol", "n", "ours: mean", "ours: sd", "published mean", "published sd",
+                                       DIFFERENCE])
+
+
+def with_published_effect(tests, published_fig6, a: str = "ticket", b: str = "random") -> "pd.DataFrame":
+    """:func:`lth.analysis.mann_whitney`'s table with ``published_effect_pp`` beside ``effect_pp``: the published
+    Fig. 6 median of ``a`` minus that of ``b`` at the row's density, in percentage points (NaN if either is missing)."""
+    if "density" not in tests.columns:
+        return tests.assign(published_effect_pp=[])  # no cell tested: nothing to join
+    both = published_column(tests.assign(model=a), published_fig6, name="_a")
+    both = published_column(both.assign(model=b), published_fig6, name="_b")
+    out = tests.copy()
+    out.insert(out.columns.get_loc("effect_pp") + 1, "published_effect_pp", 100 * (both["_a"] - both["_b"]))
+    return out
+
+
+def published_fig7_summary(published_fig7, model: str = "pruning") -> "pd.DataFrame":
+    """Per panel of the published Fig. 7, ``model``'s best and last test accuracy and its last epoch
+    (index ``published Fig. 7a`` / ``7b``), to set beside our curves' ``max`` and ``last``."""
+    import pandas as pd
+
+    rows = {}
+    for panel, part in published_fig7[published_fig7.model == model].groupby("panel"):
+        part = part.sort_values("epoch")
+        rows[f"published Fig. 7{panel}"] = {"max": part.test_accuracy.max(), "last": part.test_accuracy.iloc[-1],
+                                            "last epoch": int(part.epoch.iloc[-1])}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["max", "last", "last epoch"])
+
+
+def runs_stored(runs, protocols, densities, trials) -> "pd.DataFrame":
+    """Per protocol: the runs of its (role, density, trial) cells stored, and how many the chapter's
+    parameters ask for (:func:`lth.seed.protocol.cells`)."""
+    import pandas as pd
+
+    have = {(r.config["protocol"], r.config["role"], r.config["density"], r.config["trial"]) for r in runs}
+    rows = []
+    for protocol in protocols:
+        wanted = cells([protocol], densities, trials)
+        rows.append({"protocol": protocol, "stored": sum(cell in have for cell in wanted), "expected": len(wanted)})
+    return pd.DataFrame(rows, columns=["protocol", "stored", "expected"])
+
+
+def stored_sentence(counts) -> str:
+    """``runs_stored``'s table as one plain sentence; a protocol with no run is named as not shown yet."""
+    parts = [f"{r.protocol}: {r.stored:,} of {r.expected:,} runs stored" for r in counts.itertuples()]
+    empty = [r.protocol for r in counts.itertuples() if r.stored == 0]
+    sentence = "; ".join(parts) + "."
+    if empty:
+        sentence += (f" No run of {', '.join(empty)} is stored yet, so {'it is' if len(empty) == 1 else 'they are'}"
+                     " left out of the figures and tables below until the sweep stores some.")
+    return sentence
+
+
+def panels_text(protocols) -> str:
+    """Which protocol each stacked panel of a figure shows, for its caption:
+    ``faithful (top) and corrected (bottom)``."""
+    protocols = list(protocols)
+    if len(protocols) <= 1:
+        return protocols[0] if protocols else "no protocol (none has a stored run)"
+    middle = ["middle"] if len(protocols) == 3 else [f"panel {i + 2}" for i in range(len(protocols) - 2)]
+    where = ["top", *middle, "bottom"]
+    named = [f"{p} ({w})" for p, w in zip(protocols, where)]
+    return ", ".join(named[:-1]) + " and " + named[-1]
+
+
+def claims_sentence(claims, counts, skip=()) -> str:
+    """How the claims fare under each protocol of ``counts`` (:func:`runs_stored`) not in ``skip``, as
+    plain sentences: verdicts counted, or that none is tested while the protocol has no stored run."""
+    sentences = []
+    for r in counts.itertuples():
+        if r.protocol in skip:
+            continue
+        stored = f"{r.stored:,} of {r.expected:,} runs stored"
+        verdicts = claims.verdict[claims.protocol == r.protocol]
+        if r.stored == 0:
+            sentences.append(f"Under {r.protocol} no claim is tested yet ({stored}).")
+        else:
+            sentences.append(f"Under {r.protocol} ({stored}) {int((verdicts == 'holds').sum())} hold, "
+                             f"{int((verdicts == 'does not hold').sum())} do not hold and "
+                             f"{int(verdicts.str.startswith('undecided').sum())} are undecided.")
+    return " ".join(sentences)
