@@ -1,6 +1,9 @@
+import dataclasses
 import json
 import multiprocessing
+import subprocess
 
+import numpy as np
 import pytest
 
 from lth import store as store_module
@@ -21,6 +24,11 @@ def test_hash_is_stable_and_changes_with_any_field():
     for changed in ({"a": 2, "b": config["b"]}, {"a": 1, "b": {"c": [1, 3], "d": None}},
                     {"a": 1, "b": {"c": [1, 2], "d": 0}}, {"a": 1, "b": config["b"], "e": 0}):
         assert config_hash("k", changed) != config_hash("k", config)
+    # pinned: the first 16 hex digits of the sha256 of the canonical JSON, worked out by hand as
+    # printf '{"config":{"a":1,"b":{"c":[1,2],"d":null}},"kind":"k","schema_version":1}' | sha256sum
+    # (a change here moves every stored run to a new folder)
+    assert config_hash("k", config) == "acc89c6acc90ccfd"
+    assert config_hash("k", {"b": {"d": None, "c": [1, 2]}, "a": 1}) == "acc89c6acc90ccfd"  # key order is not hashed
 
 
 def test_hparams_hash_includes_defaults():
@@ -28,14 +36,39 @@ def test_hparams_hash_includes_defaults():
 
     a, b = TrainingHparams(), TrainingHparams(patience=21)
     assert config_hash("k", a.to_dict()) != config_hash("k", b.to_dict())
-    assert "patience" in a.to_dict()
+    fields = dataclasses.fields(TrainingHparams)
+    assert a.to_dict() == {f.name: list(f.default) if isinstance(f.default, tuple) else f.default for f in fields}
+    # each field, changed alone to another valid value, changes the hash: none is left out as a default
+    other = {"optimizer": "sgd", "stop_monitor": "val_loss", "best_monitor": "none", "lr_milestones": (7,)}
+    for f in fields:
+        if f.name in other:
+            value = other[f.name]
+        else:
+            value = not f.default if isinstance(f.default, bool) else f.default * 2 + 1
+        changed = dataclasses.replace(a, **{f.name: value})
+        assert config_hash("k", changed.to_dict()) != config_hash("k", a.to_dict()), f.name
 
 
 def test_save_load_and_first_writer_wins(store):
-    run = store.save("k", {"x": 1}, {"test_accuracy": 0.5}, provenance(seed=1, wall_time_s=2.0))
+    made = provenance(seed=1, wall_time_s=2.0)
+    weights = np.arange(6, dtype=np.float32).reshape(2, 3) / 7
+    mask = np.array([True, False, True])
+    run = store.save("k", {"x": np.int64(1)}, {"test_accuracy": np.float32(0.5), "history": np.arange(3)}, made,
+                     arrays={"w": weights, "m": mask})
     again = store.save("k", {"x": 1}, {"test_accuracy": 0.9}, provenance(seed=1, wall_time_s=2.0))
     assert run.path == again.path and again.result["test_accuracy"] == 0.5
-    assert store.load("k", {"x": 1}).provenance["seed"] == 1
+    assert run.path == store.root / "k" / config_hash("k", {"x": 1})
+    # the stored record, every field (numpy values as plain JSON)
+    assert json.loads((run.path / "run.json").read_text()) == {
+        "schema_version": 1, "kind": "k", "config_hash": config_hash("k", {"x": 1}), "config": {"x": 1},
+        "result": {"test_accuracy": 0.5, "history": [0, 1, 2]}, "provenance": made}
+    loaded = store.load("k", {"x": 1})
+    assert (loaded.kind, loaded.config, loaded.result, loaded.provenance) == (
+        "k", {"x": 1}, {"test_accuracy": 0.5, "history": [0, 1, 2]}, made)
+    arrays = loaded.arrays()
+    assert sorted(arrays) == ["m", "w"] and arrays["w"].dtype == np.float32
+    np.testing.assert_array_equal(arrays["w"], weights)
+    np.testing.assert_array_equal(arrays["m"], mask)
     assert store.load("k", {"x": 2}) is None
     assert store.check() == []
 
@@ -92,6 +125,8 @@ def test_concurrent_writers_never_corrupt(tmp_path):
     store = ResultsStore(tmp_path)
     runs = list(store.runs("k"))
     assert len(runs) == 30 and store.check() == []
+    assert sorted(run.config["i"] for run in runs) == list(range(30))  # each config once, whoever wrote it
+    assert {run.result["writer"] for run in runs} <= {0, 1, 2}
     assert not list((tmp_path / "k").glob(".tmp-*"))
 
 
@@ -103,5 +138,28 @@ def test_code_version_names_the_checkouts_commit():
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.REPO_ROOT, capture_output=True, text=True).stdout.strip()
     version = store.code_version()
     assert version["git_commit"] == head and len(head) == 40
-    assert isinstance(version["git_dirty"], bool)
     assert store.provenance()["git_commit"] == head
+
+
+def test_code_version_is_dirty_only_when_lth_differs_from_the_commit(tmp_path, monkeypatch):
+    """In a checkout of our own: clean, then changes outside lth/ and untracked files in it (not dirty),
+    then a tracked file in lth/ changed (dirty)."""
+    from lth import paths
+
+    def git(*args):
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    (tmp_path / "lth").mkdir()
+    (tmp_path / "lth" / "a.py").write_text("x = 1\n")
+    (tmp_path / "notes.md").write_text("notes\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
+    assert store_module.code_version() == {"git_commit": git("rev-parse", "HEAD"), "git_dirty": False}
+    (tmp_path / "notes.md").write_text("changed\n")
+    (tmp_path / "lth" / "new.py").write_text("y = 2\n")
+    assert store_module.code_version()["git_dirty"] is False
+    (tmp_path / "lth" / "a.py").write_text("x = 2\n")
+    assert store_module.code_version()["git_dirty"] is True
