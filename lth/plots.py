@@ -100,7 +100,9 @@ def seed_fig7(frame: pd.DataFrame, protocol: str, trial: int, pruning_epochs=Non
         _published_curves(ax, published[published.panel == "a"])
     part = frame[(frame.protocol == protocol) & (frame.trial == trial)].copy()
     part["model"] = part.model.map(MODEL_LABELS)
-    sns.lineplot(data=part, x="epoch", y="val_accuracy", hue="model", ax=ax, lw=1)
+    # each model in its colour of every figure, so that the published curve behind ours has our curve's colour
+    palette = {label: MODEL_COLORS.get(label, "dimgrey") for label in part.model.unique()}
+    sns.lineplot(data=part, x="epoch", y="val_accuracy", hue="model", palette=palette, ax=ax, lw=1)
     _mark_pruning_steps(ax, pruning_epochs)
     ax.set(title=f"Validation accuracy while training at 50 % density ({protocol}, trial {trial})",
            xlabel=EPOCH_LABEL, ylabel="validation accuracy")

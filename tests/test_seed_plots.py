@@ -1,0 +1,23 @@
+"""The seed chapter's figures: our curves and the published ones behind them share each model's colour."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.colors as mcolors  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from lth import plots  # noqa: E402
+
+
+def test_fig7_draws_each_model_in_the_colour_of_its_published_curve():
+    ours = pd.DataFrame([{"protocol": "faithful", "model": m, "trial": 0, "epoch": e, "val_accuracy": 0.9 + e / 100}
+                         for m in ("dense", "pruning", "ticket", "random") for e in (1, 2, 3)])
+    published = pd.DataFrame([{"panel": "a", "model": m, "epoch": e, "test_accuracy": 0.98}
+                              for m in ("pruning", "ticket", "random") for e in (1, 2, 3)])
+    ax = plots.seed_fig7(ours, "faithful", trial=0, published=published)
+    colour = {line.get_label(): mcolors.to_hex(line.get_color()) for line in ax.get_lines()}
+    for model in ("pruning", "ticket", "random"):
+        label = plots.MODEL_LABELS[model]
+        assert colour[label] == colour[f"published: {label}"] == mcolors.to_hex(plots.MODEL_COLORS[label])
+    retrained = {colour[plots.MODEL_LABELS[m]] for m in ("pruning", "ticket", "random")}
+    assert colour[plots.MODEL_LABELS["dense"]] not in retrained
