@@ -178,20 +178,17 @@ def test_supermasks_glued_accuracies_match_a_numpy_recomputation(executed):
     import numpy as np
     from test_supermasks import LENET300_LAYERS, mlp_accuracy, top_scores_mask
 
-    from lth import experiments, jobs
-    from lth.hparams import DatasetHparams, ModelHparams, PruningHparams, TrainingHparams
+    from lth import experiments, jobs, supermasks
     from lth.store import ResultsStore
 
     folder, store_root = executed
     values, p = glued(folder / "supermasks.ipynb"), _defaults("supermasks")
-    data_hp = DatasetHparams(name=p["DATASET"], subset=p["SUBSET"])
-    train = TrainingHparams(learning_rate=p["LEARNING_RATE"], batch_size=p["BATCH_SIZE"], iterations=p["ITERATIONS"],
-                            eval_every=p["EVAL_EVERY"], best_monitor="val_loss")
-    test = jobs.load_data(data_hp).test
+    lenet, _ = supermasks.chapter_sweeps(p)
+    test = jobs.load_data(lenet.dense.dataset).test
     zeros = {n: np.zeros(n_out, np.float32) for n, n_out in [("fc1", 300), ("fc2", 100), ("output", 10)]}
     accuracy = {"init": np.zeros(len(p["DENSITIES"])), "signed_constant": np.zeros(len(p["DENSITIES"]))}
-    for seed in range(p["TRIALS"]):
-        lottery = experiments.Lottery(data_hp, ModelHparams(p["MODEL"]), train, PruningHparams(), seed,
+    for dense in lenet.dense_runs()[:p["TRIALS"]]:
+        lottery = experiments.Lottery(dense.dataset, dense.model, dense.training, dense.pruning, dense.seed,
                                       ResultsStore(store_root / "runs"))
         init, final = lottery.dense_weights()
         same_sign = {n: np.where(np.sign(init[n]) == np.sign(final[n]), np.abs(final[n]), -np.inf) for n in init}
@@ -205,7 +202,7 @@ def test_supermasks_glued_accuracies_match_a_numpy_recomputation(executed):
     tolerance = 0.0005 + 1 / len(test)  # the glue's rounding to 0.1 %, and one image of float32 rounding
     assert _percent(values["sm_lfss_init"]) == pytest.approx(accuracy["init"].max(), abs=tolerance)
     assert _percent(values["sm_lfss_const"]) == pytest.approx(accuracy["signed_constant"].max(), abs=tolerance)
-    assert _number(r"(\d+) trial", values["sm_scale"]) == p["TRIALS"]
+    assert _number(r"(\d+) trials", values["sm_scale"]) == p["TRIALS"]
 
 
 def test_benchmark_glued_host_matches_the_benchmark_file(executed):
