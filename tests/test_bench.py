@@ -59,17 +59,21 @@ def test_measure_keeps_the_fastest_of_interleaved_repeats():
     assert failed[0]["error"] == "no torch"
 
 
-def test_sweep_layout_times_the_seed_pruning_network(capsys):
+def test_sweep_layout_times_the_seed_pruning_network(capsys, monkeypatch):
     import json
+    import types
 
     import pytest
     import sweep_layout
 
     with pytest.raises(SystemExit, match="at least 3, got 2"):
         sweep_layout.main(["--epochs", "2"])
+    ticks = []  # a clock read at each epoch's end: 0, 2.5, 10 s (the n-th read 2.5 n^2), so epochs 2 and 3 took
+    monkeypatch.setattr(sweep_layout, "time", types.SimpleNamespace(  # 2.5 and 7.5 s: 5 s per epoch after the first
+        perf_counter=lambda: ticks.append(None) or 2.5 * (len(ticks) - 1) ** 2))
     sweep_layout.child(3, 2)
     timing = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert timing["epochs_timed"] == 2 and timing["seconds_per_epoch"] > 0
+    assert len(ticks) == 3 and timing["epochs_timed"] == 2 and timing["seconds_per_epoch"] == 5.0
     assert timing["engine"] == "stacked"  # two pruning networks (masks changing) as one stack
 
 
@@ -95,6 +99,39 @@ def test_train_speed_splits_k_networks_over_processes():
     row = train_speed.run_child("lth_multi", "lenet300", 60, 2, 100, 100, "stacked x2")
     assert "error" not in row, row.get("error")
     assert len(row["test_accuracies"]) == 2 and row["seconds_per_model_epoch"] > 0 and row["peak_rss_mib"] > 0
+    assert row["final_test_accuracy"] == pytest.approx(sum(row["test_accuracies"]) / 2)
+    assert min(row["test_accuracies"]) > 0.5  # 200 Adam steps on MNIST: trained, far above chance (0.1)
+
+
+def test_processes_combine_into_one_row(monkeypatch):
+    """K = 4 over two processes of two networks each, with each process's output given: the slowest process's
+    seconds per epoch over K, the memory peaks added, the accuracies of all four networks and their mean."""
+    import json
+
+    import train_speed
+
+    from lth.threads import thread_env
+
+    outputs = [{"seconds_per_model_epoch": 4.0, "peak_rss_mib": 100.0, "test_accuracies": [0.8, 0.7]},
+               {"seconds_per_model_epoch": 6.0, "peak_rss_mib": 120.0, "test_accuracies": [0.9, 1.0]}]
+    started = []
+
+    class Child:
+        def __init__(self, command, env, **kwargs):
+            started.append((command, env))
+            self.returncode, self.output = 0, outputs[len(started) - 1]
+
+        def communicate(self, timeout=None):
+            return "progress\n" + json.dumps(self.output) + "\n", ""
+
+    monkeypatch.setattr(train_speed.subprocess, "Popen", Child)
+    row = train_speed.run_child("lth_multi", "lenet5", 32, 4, 100, 50, "stacked x2")
+    assert row == {"seconds_per_model_epoch": 3.0, "peak_rss_mib": 220.0,
+                   "final_test_accuracy": pytest.approx(0.85), "test_accuracies": [0.8, 0.7, 0.9, 1.0]}
+    assert [command[-8:-1] for command, _ in started] == [
+        ["--child", "lth_multi", "lenet5", "32", "2", "100", "50"]] * 2
+    assert all(command[-1] == "stacked" and env["TF_NUM_INTRAOP_THREADS"] == thread_env(2)["TF_NUM_INTRAOP_THREADS"]
+               for command, env in started)
 
 
 def test_floor_counts_what_training_computes(tmp_path):
@@ -135,6 +172,13 @@ def test_masked_adam_bench_times_both_optimiser_steps(tmp_path):
     assert set(case["ms_per_step"]) == {"tensorflow_adam_then_mask", "masked_adam", "dense_grad_masked_adam"}
     assert set(case["speedup"]) == {"masked_adam", "dense_grad_masked_adam"}
     assert all(len(times) == 2 and min(times) > 0 for times in case["all_ms_per_step"].values())
+    assert (case["model"], case["batch"], case["k"], case["steps"]) == ("lenet300", 32, masked_adam.K, 5)
+    # each variant's time is the median (of two: the mean) of its runs; a speedup is the baseline's time over it
+    for variant, times in case["all_ms_per_step"].items():
+        assert case["ms_per_step"][variant] == pytest.approx(sum(times) / 2)
+    baseline = case["ms_per_step"]["tensorflow_adam_then_mask"]
+    assert case["speedup"] == {v: pytest.approx(baseline / case["ms_per_step"][v])
+                               for v in ("masked_adam", "dense_grad_masked_adam")}
 
 
 def test_floor_uses_the_best_of_the_matmul_rates_measured_between_rounds(tmp_path, monkeypatch):
