@@ -87,14 +87,17 @@ def test_corrupt_entry_is_reported_with_path_never_overwritten(store):
 def test_check_finds_hash_mismatch(store):
     run = store.save("k", {"x": 1}, {"test_accuracy": 0.5}, provenance())
     run.path.rename(run.path.parent / "0123456789abcdef")
-    assert any("hashes to" in p for p in store.check())
+    assert store.check() == [f"{run.path.parent / '0123456789abcdef'}: config hashes to {run.path.name}, "
+                             "not to its folder name"]
 
 
 def test_unfinished_staging_folders_are_ignored(store):
     store.save("k", {"x": 1}, {"test_accuracy": 0.5}, provenance())
     (store.root / "k" / ".tmp-dead").mkdir()
     assert len(list(store.runs("k"))) == 1 and store.check() == []
-    assert store.clean_staging(min_age_s=0) == 1
+    assert store.clean_staging(min_age_s=3600) == 0 and (store.root / "k" / ".tmp-dead").exists()  # too young
+    assert store.clean_staging(min_age_s=0) == 1 and not (store.root / "k" / ".tmp-dead").exists()
+    assert [run.config for run in store.runs("k")] == [{"x": 1}]  # the finished run stays
 
 
 def test_new_runs_must_say_how_they_were_computed_older_ones_are_engine_unknown(store):
