@@ -98,10 +98,13 @@ def test_cifar_loader_uses_local_folder(tmp_path, monkeypatch):
     ds = data.load("cifar10", n_validation=10)
     assert ds.input_shape == (32, 32, 3) and len(ds.train) == 40 and len(ds.validation) == 10
     # train and validation split the 50 written training images (with their labels), the test batch is the test set
-    pairs = lambda x, y: sorted(image.tobytes() + bytes([label]) for image, label in zip(x, y))
-    written_train = [(_cifar_image(row), int(label)) for rows, labels in written[:5] for row, label in zip(rows, labels)]
-    assert pairs(np.concatenate([ds.train.x, ds.validation.x]), np.concatenate([ds.train.y, ds.validation.y])) == \
-        pairs(*zip(*written_train))
+    def pairs(x, y):
+        return sorted(image.tobytes() + bytes([int(label)]) for image, label in zip(x, y))
+
+    images = [_cifar_image(row) for rows, _ in written[:5] for row in rows]
+    labels = [label for _, batch_labels in written[:5] for label in batch_labels]
+    assert pairs(np.concatenate([ds.train.x, ds.validation.x]),
+                 np.concatenate([ds.train.y, ds.validation.y])) == pairs(images, labels)
     assert np.array_equal(ds.test.x, [_cifar_image(row) for row in written[5][0]])
     np.testing.assert_allclose(ds.features(ds.test), ds.test.x / 255.0, rtol=1e-7)
 
