@@ -1,11 +1,14 @@
 """An interrupted training group resumes from its checkpoint exactly where it stopped."""
 import dataclasses
+import pickle
+import time
 
 import numpy as np
 import pytest
 
 from lth import experiments, models, pruning, training
 from lth.hparams import TrainingHparams
+from lth.store import code_version
 
 # one trainee early-stops (patience 1 on validation loss), the others train all 80 steps
 HP = TrainingHparams(iterations=80, eval_every=10, batch_size=32, learning_rate=0.01)
@@ -47,14 +50,21 @@ def test_interrupted_training_resumes_exactly(mnist_small, tmp_path, engine):
 
     path = tmp_path / "group.pkl"
     finished = []
+    started = time.time()
     with pytest.raises(Interrupted):
         training.train(_trainees(), mnist_small, HP, engine=engine, checkpoint=path, checkpoint_every=2,
                        on_done=lambda i, r: finished.append(i), progress=_interrupt_at(60))
+    before_break = time.time() - started
     assert path.exists()
+    with open(path, "rb") as f:
+        saved = pickle.load(f)
+    assert saved["step"] == 60 and 0 < saved["wall_time_s"] <= before_break
     resumed_trainees = _trainees()
     again = []
+    started = time.time()
     results = training.train(resumed_trainees, mnist_small, HP, engine=engine, checkpoint=path,
                              on_done=lambda i, r: again.append(i))
+    after_break = time.time() - started
     assert not path.exists()  # removed once the group finished
     assert sorted(finished + again) == [0, 1, 2]  # each trainee reported once, before or after the break
     for want, got, a, b in zip(expected, results, whole, resumed_trainees):
@@ -63,7 +73,12 @@ def test_interrupted_training_resumes_exactly(mnist_small, tmp_path, engine):
         assert got["test_accuracy"] == want["test_accuracy"]
         for x, y in zip(a.model.get_weights(), b.model.get_weights()):
             np.testing.assert_array_equal(x, y)
-        assert got["resumed"]["step"] == 60 and got["resumed"]["wall_time_s"] > 0
+        # what the resumed run reports of the time before the break is what the checkpoint held
+        assert "resumed" not in want
+        assert got["resumed"] == {"step": 60, "wall_time_s": saved["wall_time_s"], "cpu_time_s": saved["cpu_time_s"],
+                                  "git_commit": code_version()["git_commit"], "native_ops": saved["native_ops"]}
+    for i in again:  # trained on after the break: its wall time counts the time before it as well
+        assert saved["wall_time_s"] <= results[i]["wall_time_s"] <= before_break + after_break
 
 
 def test_checkpoint_of_other_trainees_or_damaged_is_refused(mnist_small, tmp_path):
@@ -107,13 +122,23 @@ def test_run_jobs_resumes_a_group_whose_members_partly_finished(store, monkeypat
         return real_train(trainees, *args, **kwargs)
 
     monkeypatch.setattr(training, "train", interrupted_once)
+    started = time.time()
     with pytest.raises(Interrupted):
         experiments.run_jobs(jobs, store, group_size=2)
+    before_break = time.time() - started
     assert store.load(jobs[0].kind, jobs[0].config) is not None  # the early stopper was stored
     assert store.load(jobs[1].kind, jobs[1].config) is None
+    with open(calls[0][1], "rb") as f:
+        saved = pickle.load(f)
+    started = time.time()
     runs = experiments.run_jobs(jobs, store, group_size=2)
+    after_break = time.time() - started
     assert calls[1] == calls[0]  # the same group of two, the same checkpoint
-    assert runs[1].provenance["resumed_from_step"] == 70
-    assert runs[1].provenance["wall_time_s"] > 0 and "resumed_from_step" not in runs[0].provenance
+    assert saved["step"] == 70 and runs[1].provenance["resumed_from_step"] == 70
+    assert runs[1].provenance["resumed_from_commit"] == code_version()["git_commit"]
+    assert "resumed_from_step" not in runs[0].provenance and 0 < runs[0].provenance["wall_time_s"] <= before_break
+    # the resumed run's wall and CPU time count the time before the break (rounded to ms in the provenance)
+    assert saved["wall_time_s"] - 1e-3 <= runs[1].provenance["wall_time_s"] <= before_break + after_break
+    assert runs[1].provenance["cpu_time_s"] >= saved["cpu_time_s"] - 1e-3
     assert not calls[0][1].exists()
     assert store.check() == []  # the checkpoint folder is not mistaken for a kind of run
