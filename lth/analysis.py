@@ -230,19 +230,6 @@ def seed_fig7_claims(fig7: pd.DataFrame, protocol: str, first_pruning_epoch: flo
     return stats.claims_table(rows, alpha=alpha, seed=seed, missing="no stored curve covers it")
 
 
-def _paired_differences(frame: pd.DataFrame, a: dict, b: dict, keys: list) -> np.ndarray:
-    """``test_accuracy`` of the rows matching ``a`` minus that of the rows matching ``b`` (``{column: value}``
-    filters), row for row where they agree on ``keys`` (densities compared to six decimals)."""
-    def rows(spec):
-        part = frame
-        for column, value in spec.items():
-            part = part[np.isclose(part[column], value) if isinstance(value, float) else part[column] == value]
-        return part[keys + ["test_accuracy"]].round({"density": 6})
-
-    merged = rows(a).merge(rows(b), on=keys, suffixes=("_a", "_b"))
-    return (merged.test_accuracy_a - merged.test_accuracy_b).to_numpy(float)
-
-
 def liu_claims(unstructured: pd.DataFrame, structured: pd.DataFrame | None = None, seed: int = 0) -> pd.DataFrame:
     """Liu et al.'s claims (PROTOCOLS.md §3, the seed's Sec. 4.2 and Fig. 5), per network, decided by :mod:`lth.stats`.
 
@@ -260,6 +247,9 @@ def liu_claims(unstructured: pd.DataFrame, structured: pd.DataFrame | None = Non
 
     from lth.figures import LIU_STRUCTURED_COLUMNS
 
+    def _paired(frame, a, b, keys):
+        return stats.paired_differences(frame, a, b, keys).to_numpy(float)
+
     structured = structured if structured is not None else pd.DataFrame(columns=LIU_STRUCTURED_COLUMNS)
     claims = []
     for network in sorted(set(unstructured.network) | set(structured.network)):
@@ -272,7 +262,7 @@ def liu_claims(unstructured: pd.DataFrame, structured: pd.DataFrame | None = Non
         keys = ["trial", "density"]
 
         def ticket_gain(lr):
-            return [(s, _paired_differences(part, {"lr": lr, "schedule": s, "method": "ticket"},
+            return [(s, _paired(part, {"lr": lr, "schedule": s, "method": "ticket"},
                                             {"lr": lr, "schedule": s, "method": "random"}, keys), None)
                     for s in schedules]
 
@@ -287,13 +277,13 @@ def liu_claims(unstructured: pd.DataFrame, structured: pd.DataFrame | None = Non
               "(unstructured)", "greater", ticket_gain(low))
         claim("low_lr_lower", f"learning rate {low:g} ends lower than {high:g} (unstructured, ticket and random "
               "alike)", "less",
-              [(s, np.concatenate([_paired_differences(part, {"lr": low, "schedule": s, "method": m},
+              [(s, np.concatenate([_paired(part, {"lr": low, "schedule": s, "method": m},
                                                        {"lr": high, "schedule": s, "method": m}, keys)
                                    for m in ("ticket", "random")]), None) for s in schedules])
         own = structured[structured.network == network]
         claim("structured_alike", "structured (L1-norm filters): the ticket and random re-initialisation "
               "(Scratch-E) are alike at both learning rates", "alike",
-              [(f"{kept:,} filters kept", _paired_differences(own, {"filters_kept": kept, "budget": "ticket"},
+              [(f"{kept:,} filters kept", _paired(own, {"filters_kept": kept, "budget": "ticket"},
                                                               {"filters_kept": kept, "budget": "scratch-e"},
                                                               ["lr", "trial"]), None)
                for kept in sorted(set(own.loc[own.method != "unpruned", "filters_kept"]), reverse=True)])

@@ -356,6 +356,23 @@ def cells_frame(cells) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["cell", "group", "value"])
 
 
+def paired_differences(frame: pd.DataFrame, a: dict, b: dict, keys: list, value: str = "test_accuracy") -> pd.Series:
+    """``value`` of the rows matching ``a`` minus that of the rows matching ``b`` (``{column: value}`` filters,
+    floats compared with ``np.isclose``), row for row where they agree on ``keys``: the paired differences a
+    claim with ``b=None`` reads. Indexed by ``keys``; densities are matched to six decimals so that a density
+    computed two ways still pairs. Rows without a partner are left out."""
+    def rows(spec):
+        part = frame
+        for column, wanted in spec.items():
+            part = part[np.isclose(part[column], wanted) if isinstance(wanted, float) else part[column] == wanted]
+        part = part[keys + [value]]
+        return part.round({"density": 6}) if "density" in keys else part
+
+    merged = rows(a).merge(rows(b), on=keys, suffixes=("_a", "_b"))
+    return (merged[f"{value}_a"] - merged[f"{value}_b"]).set_axis(pd.MultiIndex.from_frame(merged[keys])
+                                                                 if len(keys) > 1 else merged[keys[0]])
+
+
 def _signed(value: float, digits: int = 2) -> str:
     return f"{value:+.{digits}f}".replace("-", "−")
 

@@ -440,12 +440,14 @@ def _paired(frame: pd.DataFrame, a: tuple, b: tuple | None, cell: str = "density
     ``b`` is None) per ``cell``: ``a`` and ``b`` are (criterion, weights) pairs."""
     from lth import stats
 
-    def values(key):
-        part = frame[(frame.criterion == key[0]) & (frame.weights == key[1])]
-        return part.set_index([cell, "trial"]).test_accuracy
+    def spec(key):
+        return {"criterion": key[0], "weights": key[1]}
 
-    x = values(a)
-    diff = (x - values(b)).dropna() if b is not None else x - CHANCE
+    if b is None:
+        x = frame[(frame.criterion == a[0]) & (frame.weights == a[1])].set_index([cell, "trial"]).test_accuracy
+        diff = x - CHANCE
+    else:
+        diff = stats.paired_differences(frame, spec(a), spec(b), [cell, "trial"])
     return stats.cells_frame([(f"{c:.0%}" if cell == "density" else f"round {c}", part.to_numpy(), None)
                               for c, part in diff.groupby(level=0)])
 

@@ -174,3 +174,17 @@ def test_claims_for_reading_gives_a_unit_column_when_claims_differ_in_unit():
     assert not [c for c in shown.columns if "(pp)" in c or "(%)" in c]
     alone = stats.claims_for_reading(table.iloc[:1])
     assert "unit" not in alone and "effect (pp)" in alone
+
+
+def test_paired_differences_pair_rows_on_the_keys_and_drop_the_unpaired():
+    frame = pd.DataFrame({"method": ["ticket"] * 3 + ["random"] * 3, "lr": [0.1] * 6,
+                          "trial": [0, 1, 2, 0, 1, 3], "density": [0.5, 0.5, 0.5, 0.5000000001, 0.5, 0.5],
+                          "test_accuracy": [0.90, 0.95, 0.99, 0.80, 0.94, 0.10]})
+    d = stats.paired_differences(frame, {"method": "ticket", "lr": 0.1}, {"method": "random", "lr": 0.1},
+                                 ["trial", "density"])
+    # trial 0 pairs although its densities differ in the tenth decimal; trials 2 and 3 have no partner
+    assert sorted(d.index.get_level_values("trial")) == [0, 1]
+    assert np.allclose(d.sort_index().to_numpy(), [0.10, 0.01])
+    single = stats.paired_differences(frame, {"method": "ticket"}, {"method": "random"}, ["trial"])
+    assert list(single.index) == [0, 1] and np.allclose(single.to_numpy(), [0.10, 0.01])
+    assert stats.paired_differences(frame, {"method": "ticket"}, {"method": "oneshot"}, ["trial"]).empty
