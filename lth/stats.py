@@ -308,6 +308,8 @@ def describe_test(claim: Claim, cells: int) -> str:
     rank = "Mann–Whitney U" if claim.b is not None else "Wilcoxon signed-rank"
     holm_text = f"Holm over {cells} cell{'s' if cells != 1 else ''}"
     if claim.direction == "alike":
+        if not np.isfinite(claim.margin.value):  # fewer than two trials to measure the margin with
+            return f"TOST: two one-sided exact {rank} tests, no margin yet ({claim.margin.justification})"
         return f"TOST: two one-sided exact {rank} tests at ±{claim.margin.value:.2f} {claim.unit}, {holm_text}"
     return f"one-sided exact {rank}, {claim.statistic}s, {holm_text}"
 

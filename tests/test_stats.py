@@ -188,3 +188,10 @@ def test_paired_differences_pair_rows_on_the_keys_and_drop_the_unpaired():
     single = stats.paired_differences(frame, {"method": "ticket"}, {"method": "random"}, ["trial"])
     assert list(single.index) == [0, 1] and np.allclose(single.to_numpy(), [0.10, 0.01])
     assert stats.paired_differences(frame, {"method": "ticket"}, {"method": "oneshot"}, ["trial"]).empty
+
+
+def test_an_alike_claim_without_a_margin_says_so_in_its_test():
+    margin = stats.sd_margin([0.98], "one dense run")
+    claim = stats.Claim("k", "alike", "alike", margin)
+    text = stats.describe_test(claim, 2)
+    assert "nan" not in text and "no margin yet" in text and "needs 2 trials, 1 stored" in text

@@ -358,7 +358,9 @@ def with_published_effect(tests, published_fig6, a: str = "ticket", b: str = "ra
     both = published_column(tests.assign(model=a), published_fig6, name="_a")
     both = published_column(both.assign(model=b), published_fig6, name="_b")
     out = tests.copy()
-    out.insert(out.columns.get_loc("effect_pp") + 1, "published_effect_pp", 100 * (both["_a"] - both["_b"]))
+    out.insert(out.columns.get_loc("effect_pp") + 1, "published_effect_pp",
+               # two decimals: one PDF point of Fig. 6 is 0.011 pp (book/published_figures.md)
+               (100 * (both["_a"] - both["_b"])).round(2))
     return out
 
 
