@@ -149,8 +149,9 @@ def child_parity_lth(model_name, batch, k, steps, warmup):
     return 0.0, [r["test_accuracy"] for r in training.train(trainees, ds, hp)]
 
 
-def masked_trainees(model_name, k):
-    """MNIST with 1,000 test images as validation, and ``k`` networks (seeds 0..k-1) masked at DENSITY."""
+def masked_trainees(model_name, k, first_seed=0):
+    """MNIST with 1,000 test images as validation, and ``k`` networks (seeds first_seed..first_seed+k-1)
+    masked at DENSITY."""
     from lth import data as datasets
     from lth import models, pruning, training
 
@@ -158,19 +159,19 @@ def masked_trainees(model_name, k):
     ds = datasets.Dataset(full.name, full.train, datasets.Split(full.test.x[:1000], full.test.y[:1000]), full.test,
                           full.scale)
     trainees = []
-    for i in range(k):
+    for i in range(first_seed, first_seed + k):
         net = models.build(model_name, seed=i)
         wrapped = pruning.wrap_at_density(net, models.prunable_layers(model_name, net), DENSITY)
         trainees.append(training.Trainee(wrapped, seed=i, hold_masks=True))
     return ds, trainees
 
 
-def child_lth(model_name, batch, k, steps, warmup, engine="graph"):
+def child_lth(model_name, batch, k, steps, warmup, engine="graph", first_seed=0):
     """lth's K-model path; also says whether lth.native's ops ran."""
     from lth import training
     from lth.hparams import TrainingHparams
 
-    ds, trainees = masked_trainees(model_name, k)
+    ds, trainees = masked_trainees(model_name, k, first_seed)
     stamps = []
     hp = TrainingHparams(learning_rate=1e-3, batch_size=batch, iterations=warmup + steps, eval_every=warmup,
                          best_monitor="none")
@@ -252,7 +253,7 @@ def run_child(path, model_name, batch, k, steps, warmup, engine="graph"):
     if processes > 1:
         return _run_processes(path, model_name, batch, k, steps, warmup, engine.split(" x")[0], processes)
     command = [sys.executable, __file__, "--child", path, model_name, str(batch), str(k), str(steps), str(warmup),
-               engine]
+               engine, "0"]
     env = os.environ | ({"LTH_NATIVE": STACKED_PATHS[engine][1]} if engine in STACKED_PATHS else {})
     out = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=ROOT, env=env)
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
@@ -268,10 +269,12 @@ def _run_processes(path, model_name, batch, k, steps, warmup, engine, processes)
     if k % processes:
         return {"error": f"K = {k} does not split over {processes} processes"}
     env = os.environ | thread_env(processes)
-    command = [sys.executable, __file__, "--child", path, model_name, str(batch), str(k // processes), str(steps),
+    share = k // processes
+    command = [sys.executable, __file__, "--child", path, model_name, str(batch), str(share), str(steps),
                str(warmup), engine]
-    children = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                                 env=env) for _ in range(processes)]
+    # each process its own networks (seeds i*share ..), so the row's accuracies are K different networks
+    children = [subprocess.Popen(command + [str(i * share)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, cwd=ROOT, env=env) for i in range(processes)]
     results = []
     for child in children:
         stdout, stderr = child.communicate(timeout=3600)
@@ -288,7 +291,7 @@ def _run_processes(path, model_name, batch, k, steps, warmup, engine, processes)
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer steps and K up to 4")
-    parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=8, help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=1,
                         help="runs per row, interleaved; the fastest is kept (default 1)")
     parser.add_argument("--out", default=str(ROOT / "results" / "bench" / "train_speed.json"))
@@ -309,8 +312,8 @@ def main(argv=None):
         print(f"rewrote the floor rows of {args.out}")
         return
     if args.child:
-        path, model_name, batch, k, steps, warmup, engine = args.child
-        extra = {"engine": engine} if path.startswith("lth_") else {}
+        path, model_name, batch, k, steps, warmup, engine, first_seed = args.child
+        extra = {"engine": engine, "first_seed": int(first_seed)} if path.startswith("lth_") else {}
         elapsed, accuracies, *more = CHILDREN[path](model_name, int(batch), int(k), int(steps), int(warmup), **extra)
         steps_per_epoch = TRAIN_IMAGES / int(batch)
         print(json.dumps({"seconds_per_model_epoch": elapsed / int(steps) * steps_per_epoch / int(k),

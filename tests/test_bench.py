@@ -101,6 +101,7 @@ def test_train_speed_splits_k_networks_over_processes():
     assert len(row["test_accuracies"]) == 2 and row["seconds_per_model_epoch"] > 0 and row["peak_rss_mib"] > 0
     assert row["final_test_accuracy"] == pytest.approx(sum(row["test_accuracies"]) / 2)
     assert min(row["test_accuracies"]) > 0.5  # 200 Adam steps on MNIST: trained, far above chance (0.1)
+    assert row["test_accuracies"][0] != row["test_accuracies"][1]  # two different networks, not one twice
 
 
 def test_processes_combine_into_one_row(monkeypatch):
@@ -128,9 +129,10 @@ def test_processes_combine_into_one_row(monkeypatch):
     row = train_speed.run_child("lth_multi", "lenet5", 32, 4, 100, 50, "stacked x2")
     assert row == {"seconds_per_model_epoch": 3.0, "peak_rss_mib": 220.0,
                    "final_test_accuracy": pytest.approx(0.85), "test_accuracies": [0.8, 0.7, 0.9, 1.0]}
-    assert [command[-8:-1] for command, _ in started] == [
+    assert [command[-9:-2] for command, _ in started] == [
         ["--child", "lth_multi", "lenet5", "32", "2", "100", "50"]] * 2
-    assert all(command[-1] == "stacked" and env["TF_NUM_INTRAOP_THREADS"] == thread_env(2)["TF_NUM_INTRAOP_THREADS"]
+    assert [command[-1] for command, _ in started] == ["0", "2"]  # each process its own networks' seeds
+    assert all(command[-2] == "stacked" and env["TF_NUM_INTRAOP_THREADS"] == thread_env(2)["TF_NUM_INTRAOP_THREADS"]
                for command, env in started)
 
 
