@@ -12,6 +12,7 @@
     python -m lth migrate-store               # rewrite runs stored in an older config shape
     python -m lth verify --sample 3           # re-train 3 stored runs; do they agree bit for bit?
     python -m lth seed-screen                 # the seed-fidelity screen (make legacy-env first)
+    python -m lth seed-screen --decision      # the protocol its stored runs choose for the big seed sweep
 """
 from __future__ import annotations
 
@@ -244,6 +245,14 @@ def _print_liu_status(sw, report):
 def _seed_screen(args):
     from lth.seed import screen
 
+    if args.decision:
+        from lth.seed import report
+
+        decided = report.sweep_decision(report.screen_table(report.screen_curves(screen.stored())), args.trials)
+        print(decided["reason"])
+        print(f"protocol: {decided['protocol'] or 'none'}")
+        # exit codes for scripts/seed_sweep_from_screen.sh: 3 the screen is incomplete, 4 no protocol runs it
+        raise SystemExit(0 if decided["protocol"] else 3 if not decided["complete"] else 4)
     environments = tuple(args.environments.split(","))
     for environment in environments:
         screen.python_for(environment)
@@ -453,6 +462,10 @@ def build_parser():
     scr.add_argument("--pruning-epochs", type=int, default=150,
                      help="epochs the 50 %% pruning network trains of its 500-epoch schedule (default 150)")
     scr.add_argument("--dry-run", action="store_true", help="list the runs, stored or to train, and stop")
+    scr.add_argument("--decision", action="store_true",
+                     help="print which protocol the big seed sweep runs, by the chapter's pre-registered rule, on "
+                          "the stored screen runs (last line 'protocol: NAME' or 'protocol: none'; exit 3 while the screen is incomplete, 4 when "
+                          "no protocol trains the chosen configuration)")
     scr.set_defaults(func=_seed_screen)
 
     sm = sub.add_parser("sweep-supermasks", help="run or resume Zhou et al.'s supermask experiments (untrained masks, "

@@ -125,3 +125,24 @@ def test_figures_csvs_hold_the_stored_runs_numbers(tmp_path):
                                                  r["result"]["history"]["val_accuracy"]))
     assert len(fig7) == len(expected7)
     assert sorted(fig7.itertuples(index=False, name=None)) == expected7
+
+
+def test_seed_screen_decision_waits_for_the_screen_and_names_its_short_cells(tmp_path):
+    """The repository's screen runs (trials 0 and part of 1) are not yet the 3 trials per cell the rule needs."""
+    from lth.seed import report, screen
+    from lth.store import ResultsStore
+
+    _copy_stored_runs(screen.KIND, tmp_path / "runs")
+    out = _cli("seed-screen", "--decision", results=tmp_path)
+    stored = screen.stored(ResultsStore(tmp_path / "runs"))
+    assert stored, "no screen run copied"
+    expected = report.sweep_decision(report.screen_table(report.screen_curves(stored)))
+    if expected["complete"]:  # the screen has finished since this test was written: the decision is printed
+        assert out.returncode == (0 if expected["protocol"] else 4)
+        assert out.stdout.splitlines()[-1] == f"protocol: {expected['protocol'] or 'none'}"
+        return
+    assert out.returncode == 3, out.stderr[-2000:]
+    assert out.stdout.splitlines() == [expected["reason"], "protocol: none"]
+    assert "the screen is not complete" in expected["reason"] and "of 3)" in expected["reason"]
+    empty = _cli("seed-screen", "--decision", results=tmp_path / "nothing")
+    assert empty.returncode == 3 and "no cell stored" in empty.stdout

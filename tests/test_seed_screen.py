@@ -118,3 +118,41 @@ def test_screen_verdicts_read_short_lth_runs_without_failing():
     verdicts = report.screen_verdicts(report.screen_table(report.screen_curves([])), [short])
     assert "no lth faithful run at 50 % reaching epoch 100" in verdicts.set_index("hypothesis").evidence[
         "5. lth's engine against Keras fit"]
+
+
+def _screen(main_low, legacy_low=None, main_high=None, trials=3):
+    """A screen table whose lr 0.001 pruning curves are given per environment (the rest plateau at 97.5 %)."""
+    from lth.seed import report
+
+    plateau = [0.975] * 150
+    cells = {}
+    for trial in range(trials):
+        cells |= {("main", 0.001, None, "pruning", trial): main_low,
+                  ("legacy", 0.001, None, "pruning", trial): legacy_low or plateau,
+                  ("main", 0.01, None, "pruning", trial): main_high or plateau,
+                  ("legacy", 0.01, None, "pruning", trial): plateau,
+                  ("main", 0.01, 32, "pruning", trial): plateau, ("main", 0.001, 32, "pruning", trial): plateau}
+        for key in {k[:3] for k in cells}:
+            cells[(*key, "dense", trial)] = [0.986] * 40
+    return report.screen_table(report.screen_curves(_curve_runs(cells)))
+
+
+def test_the_sweep_decision_follows_the_written_rule():
+    from lth.seed import report
+
+    good, near, collapsing = [0.985] * 150, [0.981] * 150, [0.984] * 100 + [0.5] * 50
+    # a main-stack lr 0.001 cell that matches: its protocol, named in the reason
+    decided = report.sweep_decision(_screen(good))
+    assert decided["protocol"] == "faithful-lr0.001" and decided["complete"]
+    assert "matches the published level" in decided["reason"] and decided["cell"].learning_rate == 0.001
+    # only the legacy cell matches: the closest main-stack cell (0.2 pp under) and how far it stays
+    decided = report.sweep_decision(_screen(near, legacy_low=good))
+    assert decided["protocol"] == "faithful-lr0.001"
+    assert "only the legacy environment matches" in decided["reason"] and "0.20 pp under" in decided["reason"]
+    # nothing matches and lr 0.001 collapses on the main stack: the non-collapsing plateau at lr 0.01 is closer
+    decided = report.sweep_decision(_screen(collapsing))
+    assert decided["protocol"] == "faithful" and "no cell matches" in decided["reason"]
+    assert decided["cell"].learning_rate == 0.01 and decided["cell"].batch == "600 (inferred)"
+    # two trials of three: no decision, and the reason names the short cells
+    decided = report.sweep_decision(_screen(good, trials=2))
+    assert decided["protocol"] is None and not decided["complete"] and "2 of 3" in decided["reason"]
