@@ -156,3 +156,30 @@ def test_the_sweep_decision_follows_the_written_rule():
     # two trials of three: no decision, and the reason names the short cells
     decided = report.sweep_decision(_screen(good, trials=2))
     assert decided["protocol"] is None and not decided["complete"] and "2 of 3" in decided["reason"]
+
+
+def test_engine_agreement_sets_lth_runs_beside_the_driver_at_each_rate():
+    from types import SimpleNamespace
+
+    from lth.seed import report
+
+    table = _screen([0.985] * 150, main_high=[0.975] * 150)  # driver: 98.5 % at lr 0.001, 97.5 % at lr 0.01
+
+    def run(protocol, accuracy, density=0.5, epochs=500):
+        return SimpleNamespace(config={"protocol": protocol, "role": "pruning", "density": density},
+                               result={"history": {"val_accuracy": [accuracy] * epochs}})
+
+    runs = [run("faithful-lr0.001", 0.984), run("faithful-lr0.001", 0.983), run("faithful", 0.965),
+            run("faithful", 0.99, density=0.1), run("corrected", 0.5)]
+    out = report.engine_agreement(table, runs).set_index(["learning rate", "trained by"])
+    lth_low = out.loc[(0.001, "lth's engine (protocol faithful-lr0.001)")]
+    assert lth_low.trials == 2 and lth_low["epoch 50"] == pytest.approx(0.9835) and lth_low.verdict == "agree"
+    assert out.loc[(0.001, "Keras fit (the driver, main stack)")]["epoch 100"] == pytest.approx(0.985)
+    lth_high = out.loc[(0.01, "lth's engine (protocol faithful)")]
+    assert lth_high.trials == 1 and lth_high.verdict == "differ"  # 1 pp under the driver; the 10 % run is not read
+    # a protocol with no lth run yet: the driver's row stays, lth's says so
+    alone = report.engine_agreement(table, runs[2:3]).set_index(["learning rate", "trained by"])
+    assert alone.loc[(0.001, "lth's engine (protocol faithful-lr0.001)")].verdict == "no lth run"
+    # short quick-parameter runs (2 epochs) are not read at epoch 100
+    assert report.engine_agreement(table, [run("faithful", 0.97, epochs=2)]).set_index("trained by").loc[
+        "lth's engine (protocol faithful)"].verdict == "no lth run"

@@ -218,6 +218,46 @@ def sweep_decision(table, trials: int = SCREEN_TRIALS) -> dict:
     return {"protocol": protocol, "cell": cell, "complete": True, "reason": why}
 
 
+ENGINE_COLUMNS = ["learning rate", "trained by", "trials", *(f"epoch {e}" for e in CHECK_EPOCHS), "verdict"]
+
+
+def engine_agreement(table, lth_runs, density: float = 0.5) -> "pd.DataFrame":
+    """The check the decision rule asks for before a sweep runs on lth's engine: at each learning rate
+    that has both, the Keras-``fit`` driver's main-stack cell (batch 600) beside lth's pruning networks at
+    ``density`` of the faithful-style protocol with that rate, median test accuracy at epochs 20, 50 and
+    100 (before the first pruning step). Verdict on lth's row, with the thresholds of hypothesis 2:
+    *agree* when every checked epoch's medians lie within 0.3 pp, *differ* when one lies 0.5 pp or more
+    apart, else *undecided*; "no lth run" or "no driver cell" where one side is missing."""
+    import pandas as pd
+
+    from lth.seed.protocol import SPECS
+
+    rows = []
+    by_protocol = {}
+    for r in lth_runs:
+        if r.config["role"] == "pruning" and abs(r.config["density"] - density) < 1e-9:
+            by_protocol.setdefault(r.config["protocol"], []).append(r.result["history"]["val_accuracy"])
+    protocols = [name for name, spec in SPECS.items() if spec.masks == "tfmot_schedule" and spec.test_as_validation]
+    for name in protocols:
+        lr = SPECS[name].learning_rate
+        driver = _cell(table, "main", lr)
+        curves = [c for c in by_protocol.get(name, []) if len(c) >= max(CHECK_EPOCHS)]
+        if driver is None and not curves:
+            continue
+        ours = {f"epoch {e}": float(pd.Series([c[e - 1] for c in curves]).median()) if curves else float("nan")
+                for e in CHECK_EPOCHS}
+        theirs = {f"epoch {e}": driver[f"epoch {e}"] if driver is not None else float("nan") for e in CHECK_EPOCHS}
+        gaps = [abs(ours[k] - theirs[k]) for k in ours]
+        verdict = ("no lth run" if not curves else "no driver cell" if driver is None else
+                   "agree" if all(g <= ALIKE for g in gaps) else "differ" if any(g >= APART for g in gaps)
+                   else "undecided")
+        rows.append({"learning rate": lr, "trained by": "Keras fit (the driver, main stack)",
+                     "trials": int(driver.trials) if driver is not None else 0, **theirs, "verdict": ""})
+        rows.append({"learning rate": lr, "trained by": f"lth's engine (protocol {name})", "trials": len(curves),
+                     **ours, "verdict": verdict})
+    return pd.DataFrame(rows, columns=ENGINE_COLUMNS)
+
+
 def _scale_note(cells) -> str:
     """Why a verdict is provisional: cells missing or with fewer than the pre-registered trials."""
     missing = [c for c in cells if c is None]
