@@ -263,7 +263,7 @@ def liu_claims(unstructured: pd.DataFrame, structured: pd.DataFrame | None = Non
 
         def ticket_gain(lr):
             return [(s, _paired(part, {"lr": lr, "schedule": s, "method": "ticket"},
-                                            {"lr": lr, "schedule": s, "method": "random"}, keys), None)
+                                {"lr": lr, "schedule": s, "method": "random"}, keys), None)
                     for s in schedules]
 
         def claim(key, text, direction, cells):
@@ -278,13 +278,13 @@ def liu_claims(unstructured: pd.DataFrame, structured: pd.DataFrame | None = Non
         claim("low_lr_lower", f"learning rate {low:g} ends lower than {high:g} (unstructured, ticket and random "
               "alike)", "less",
               [(s, np.concatenate([_paired(part, {"lr": low, "schedule": s, "method": m},
-                                                       {"lr": high, "schedule": s, "method": m}, keys)
+                                           {"lr": high, "schedule": s, "method": m}, keys)
                                    for m in ("ticket", "random")]), None) for s in schedules])
         own = structured[structured.network == network]
         claim("structured_alike", "structured (L1-norm filters): the ticket and random re-initialisation "
               "(Scratch-E) are alike at both learning rates", "alike",
               [(f"{kept:,} filters kept", _paired(own, {"filters_kept": kept, "budget": "ticket"},
-                                                              {"filters_kept": kept, "budget": "scratch-e"},
-                                                              ["lr", "trial"]), None)
+                                                  {"filters_kept": kept, "budget": "scratch-e"}, ["lr", "trial"]),
+                None)
                for kept in sorted(set(own.loc[own.method != "unpruned", "filters_kept"]), reverse=True)])
     return stats.claims_table(claims, seed=seed, missing="no stored runs in these cells yet")

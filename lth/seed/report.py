@@ -147,22 +147,29 @@ def _cell(table, environment, lr, batch="600 (inferred)"):
     return None if rows.empty else rows.iloc[0]
 
 
+def _describe(cell) -> str:
+    """A screen cell in words, for the verdicts' evidence and the sweep decision's reason."""
+    if cell is None:
+        return "not run"
+    return (f"{cell.environment} lr {cell.learning_rate} batch {cell.batch}: median "
+            + "/".join(f"{cell[f'epoch {e}']:.2%}" for e in CHECK_EPOCHS)
+            + f" at epochs {'/'.join(map(str, CHECK_EPOCHS))}, {cell.collapsed} of {cell.trials} collapsed, "
+            + f"dense {cell['dense final']:.2%}")
+
+
 def _shortfall(cell) -> float:
     """How far a screen cell stays under the published level: its largest shortfall under 98.3 % at the
     checked epochs (0 where it reaches the level everywhere)."""
     return max(max(0.0, PUBLISHED_LEVEL - cell[f"epoch {e}"]) for e in CHECK_EPOCHS)
 
 
-def _protocol_for(cell) -> str | None:
-    """The named seed protocol that trains a main-stack screen cell's configuration with lth's engine:
-    the faithful protocol at the cell's learning rate, at batch 600 (no protocol runs batch 32)."""
+def _faithful_protocols() -> dict:
+    """The seed protocols that run the authors' procedure (TF-MOT's masks, the test set as validation
+    data) with lth's engine, by learning rate: {learning rate: protocol name}."""
     from lth.seed.protocol import SPECS
 
-    if cell.batch != "600 (inferred)":
-        return None
-    named = [name for name, spec in SPECS.items()
-             if spec.masks == "tfmot_schedule" and spec.test_as_validation and spec.learning_rate == cell.learning_rate]
-    return named[0] if named else None
+    return {spec.learning_rate: name for name, spec in SPECS.items()
+            if spec.masks == "tfmot_schedule" and spec.test_as_validation}
 
 
 def sweep_decision(table, trials: int = SCREEN_TRIALS) -> dict:
@@ -173,8 +180,8 @@ def sweep_decision(table, trials: int = SCREEN_TRIALS) -> dict:
     closest main-stack configuration; if no cell matches, the closest cell (of the main stack: the sweep
     cannot run in the legacy environment; the reason names a closer legacy cell). Closest: no collapsed trial
     first, then the smallest shortfall under the level at epochs 20, 50 and 100. Returns ``protocol`` (a
-    name of :data:`lth.seed.protocol.SPECS`, or None: the screen is incomplete or the configuration has
-    no protocol), the ``cell`` chosen, ``complete`` and the ``reason`` in words.
+    name of :data:`lth.seed.protocol.SPECS`: the faithful protocol at the cell's learning rate, batch 600;
+    or None: the screen is incomplete or no protocol trains the configuration), the ``cell`` chosen, ``complete`` and the ``reason`` in words.
     """
     main = table[table.environment == "main"]
     short = table[(table.trials < trials) | (table["dense trials"] < trials)]
@@ -184,11 +191,6 @@ def sweep_decision(table, trials: int = SCREEN_TRIALS) -> dict:
         return {"protocol": None, "cell": None, "complete": False,
                 "reason": f"the screen is not complete: {cells}; the decision waits for {trials} trials per cell"}
 
-    def describe(cell):
-        return (f"{cell.environment} lr {cell.learning_rate:g} batch {cell.batch} (median "
-                + "/".join(f"{cell[f'epoch {e}']:.2%}" for e in CHECK_EPOCHS)
-                + f" at epochs {'/'.join(map(str, CHECK_EPOCHS))}, {cell.collapsed} of {cell.trials} collapsed)")
-
     def closest(cells):
         rows = [row for _, row in cells.iterrows()]
         return min(rows, key=lambda c: (c.collapsed > 0, _shortfall(c), c.batch != "600 (inferred)"))
@@ -196,25 +198,22 @@ def sweep_decision(table, trials: int = SCREEN_TRIALS) -> dict:
     matching = main[main.matches]
     if len(matching):
         cell = matching.sort_values("batch", key=lambda b: b != "600 (inferred)").iloc[0]
-        why = f"{describe(cell)} matches the published level without collapse on the main stack"
+        why = f"{_describe(cell)} matches the published level without collapse on the main stack"
     elif table.matches.any():
         cell = closest(main)
-        legacy = ", ".join(describe(c) for _, c in table[table.matches].iterrows())
-        why = (f"only the legacy environment matches ({legacy}); the closest main-stack cell is {describe(cell)}, "
+        legacy = "; ".join(_describe(c) for _, c in table[table.matches].iterrows())
+        why = (f"only the legacy environment matches ({legacy}); the closest main-stack cell is {_describe(cell)}, "
                f"{100 * _shortfall(cell):.2f} pp under the level at its worst checked epoch")
     else:
         # the sweep runs on the main stack either way: 220 runs of 500 epochs in TF 2.1 would take weeks here
         cell, overall = closest(main), closest(table)
-        why = (f"no cell matches; the closest main-stack cell is {describe(cell)}, {100 * _shortfall(cell):.2f} pp "
+        why = (f"no cell matches; the closest main-stack cell is {_describe(cell)}, {100 * _shortfall(cell):.2f} pp "
                "under the level at its worst checked epoch")
         if overall.environment != "main":
-            why += f" (the closest of all, {describe(overall)}, {100 * _shortfall(overall):.2f} pp)"
-    protocol = _protocol_for(cell) if cell.environment == "main" else None
-    if protocol is None:
-        why += ("; no seed protocol trains this configuration with lth's engine (a new one is needed)"
-                if cell.environment == "main" else "; only the legacy environment runs it (no sweep protocol)")
-    else:
-        why += f": protocol {protocol}"
+            why += f" (the closest of all, {_describe(overall)}, {100 * _shortfall(overall):.2f} pp)"
+    protocol = _faithful_protocols().get(cell.learning_rate) if cell.batch == "600 (inferred)" else None
+    why += (f": protocol {protocol}" if protocol else
+            "; no seed protocol trains this configuration with lth's engine (a new one is needed)")
     return {"protocol": protocol, "cell": cell, "complete": True, "reason": why}
 
 
@@ -230,16 +229,12 @@ def engine_agreement(table, lth_runs, density: float = 0.5) -> "pd.DataFrame":
     apart, else *undecided*; "no lth run" or "no driver cell" where one side is missing."""
     import pandas as pd
 
-    from lth.seed.protocol import SPECS
-
     rows = []
     by_protocol = {}
     for r in lth_runs:
         if r.config["role"] == "pruning" and abs(r.config["density"] - density) < 1e-9:
             by_protocol.setdefault(r.config["protocol"], []).append(r.result["history"]["val_accuracy"])
-    protocols = [name for name, spec in SPECS.items() if spec.masks == "tfmot_schedule" and spec.test_as_validation]
-    for name in protocols:
-        lr = SPECS[name].learning_rate
+    for lr, name in _faithful_protocols().items():
         driver = _cell(table, "main", lr)
         curves = [c for c in by_protocol.get(name, []) if len(c) >= max(CHECK_EPOCHS)]
         if driver is None and not curves:
@@ -281,14 +276,6 @@ def screen_verdicts(table, lth_faithful_runs=(), published_fig6=None) -> "pd.Dat
         rows.append({"hypothesis": hypothesis, "verdict": f"{verdict} ({note})" if note else verdict,
                      "evidence": evidence})
 
-    def describe(c):
-        if c is None:
-            return "not run"
-        return (f"{c.environment} lr {c.learning_rate} batch {c.batch}: median "
-                + "/".join(f"{c[f'epoch {e}']:.2%}" for e in CHECK_EPOCHS)
-                + f" at epochs {'/'.join(map(str, CHECK_EPOCHS))}, {c.collapsed} of {c.trials} collapsed, "
-                + f"dense {c['dense final']:.2%}")
-
     low = [_cell(table, env, 0.001) for env in ("legacy", "main")]
     high = [_cell(table, env, 0.01) for env in ("legacy", "main")]
     present_low = [c for c in low if c is not None]
@@ -299,7 +286,7 @@ def screen_verdicts(table, lth_faithful_runs=(), published_fig6=None) -> "pd.Dat
         verdict = "ruled out"
     else:
         verdict = "undecided"
-    add("1. learning rate (0.001 against 0.01)", verdict, "; ".join(describe(c) for c in low + high), low + high)
+    add("1. learning rate (0.001 against 0.01)", verdict, "; ".join(_describe(c) for c in low + high), low + high)
 
     pairs = [(_cell(table, "legacy", lr), _cell(table, "main", lr)) for lr in (0.01, 0.001)]
     complete = [(a, b) for a, b in pairs if a is not None and b is not None]
@@ -312,7 +299,7 @@ def screen_verdicts(table, lth_faithful_runs=(), published_fig6=None) -> "pd.Dat
     else:
         verdict = "undecided"
     add("2. software environment (TF 2.1 against TF 2.21)", verdict,
-        "; ".join(f"{describe(a)} | {describe(b)}" for a, b in pairs), [c for pair in pairs for c in pair])
+        "; ".join(f"{_describe(a)} | {_describe(b)}" for a, b in pairs), [c for pair in pairs for c in pair])
 
     small = [_cell(table, "main", lr, "32") for lr in (0.01, 0.001)]
     large = [_cell(table, "main", lr) for lr in (0.01, 0.001)]
@@ -322,7 +309,7 @@ def screen_verdicts(table, lth_faithful_runs=(), published_fig6=None) -> "pd.Dat
         verdict = "ruled out"
     else:
         verdict = "undecided"
-    add("3. batch 32 against 600", verdict, "; ".join(describe(c) for c in small + large), small + large)
+    add("3. batch 32 against 600", verdict, "; ".join(_describe(c) for c in small + large), small + large)
 
     gaps = best_epoch_gaps(lth_faithful_runs, published_fig6) if published_fig6 is not None else None
     if gaps is not None and len(gaps):
@@ -346,7 +333,7 @@ def screen_verdicts(table, lth_faithful_runs=(), published_fig6=None) -> "pd.Dat
     at_100 = [r.result["history"]["val_accuracy"][99] for r in ours if len(r.result["history"]["val_accuracy"]) >= 100]
     ours_note = (f"our lth faithful pruning networks at 50 %: median at epoch 100 {pd.Series(at_100).median():.2%}"
                  if at_100 else "no lth faithful run at 50 % reaching epoch 100 in the store")
-    add("5. lth's engine against Keras fit", verdict, f"{describe(driver)}; {ours_note}", [driver])
+    add("5. lth's engine against Keras fit", verdict, f"{_describe(driver)}; {ours_note}", [driver])
     return pd.DataFrame(rows)
 
 
