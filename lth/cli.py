@@ -8,6 +8,7 @@
     python -m lth sweep-liu --network vgg16   # Liu et al.: ticket vs random re-init, structured pruning (resumes)
     python -m lth sweep-supermasks --status   # Zhou et al.'s supermasks (resumes; --estimate 500)
     python -m lth figures                     # regenerate results/figures/*.csv
+    python -m lth training-status             # machine time per chapter; every sweep's runs stored and time left
     python -m lth check-results               # verify the results store
     python -m lth migrate-store               # rewrite runs stored in an older config shape
     python -m lth verify --sample 3           # re-train 3 stored runs; do they agree bit for bit?
@@ -318,6 +319,16 @@ def _print_supermask_status(sw):
           + f"), from timed runs on {cost['measured_utc']} (load average {cost['load_average']:.1f})\n", flush=True)
 
 
+def _training_status(args):
+    from lth import training_status
+    from lth.store import ResultsStore
+
+    store = ResultsStore(args.root) if args.root else ResultsStore()
+    if not store.root.is_dir():
+        raise ValueError(f"--root {args.root or store.root}: no such folder; give a runs folder (default results/runs)")
+    print(training_status.markdown(store))
+
+
 def _figures(args):
     from lth import figures
 
@@ -510,6 +521,11 @@ def build_parser():
                                                  "kind: train, lottery, seed_protocol, seed_unpruned)")
     ver.add_argument("--root", help="runs folder (default results/runs)")
     ver.set_defaults(func=_verify)
+
+    ts = sub.add_parser("training-status", help="machine time of the stored runs per chapter, and per sweep at its "
+                                                "issue's scale the runs stored and the machine time left (Markdown)")
+    ts.add_argument("--root", help="runs folder (default results/runs)")
+    ts.set_defaults(func=_training_status)
 
     check = sub.add_parser("check-results", help="verify every stored run; non-zero exit on a problem")
     check.add_argument("--root", help="runs folder (default results/runs)")

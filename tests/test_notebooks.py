@@ -224,6 +224,14 @@ def test_benchmark_glued_host_matches_the_benchmark_file(executed):
         assert _number(r"fastest of (\d+) interleaved runs", text) == host["repeats"]
 
 
+def test_the_book_reads_no_virtual_environment():
+    """Sphinx reads every .md under the root: a venv's package READMEs would break the strict build."""
+    venvs = re.findall(r"^(?:VENV|LEGACY)\s*:=\s*(\S+)", (ROOT / "Makefile").read_text(), re.M)
+    assert sorted(venvs) == [".venv", ".venv-legacy"]
+    excluded = yaml.safe_load((ROOT / "_config.yml").read_text())["exclude_patterns"]
+    assert set(venvs) <= set(excluded)
+
+
 def test_book_builds_strictly(executed, tmp_path):
     folder, _ = executed
     for item in ["_config.yml", "_toc.yml"]:
