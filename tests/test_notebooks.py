@@ -71,14 +71,15 @@ def test_our_experiments_glued_numbers_match_the_store(executed):
     runs = seed_protocol.stored_runs(defaults["PROTOCOLS"], defaults["DENSITIES"], range(defaults["TRIALS"]),
                                      defaults["EPOCHS"], subset=defaults["SUBSET"],
                                      store=ResultsStore(store_root / "runs"))
-    expected = 2 * defaults["TRIALS"] * (1 + 3 * len(defaults["DENSITIES"]))
+    protocols = defaults["PROTOCOLS"]
+    assert set(protocols) == set(seed_protocol.PROTOCOLS)  # the quick run exercises every protocol, the new one too
+    expected = len(protocols) * defaults["TRIALS"] * (1 + 3 * len(defaults["DENSITIES"]))
     assert values["our_runs"] == len(runs) == expected
     fig6 = figures.seed_fig6(runs)
-    tests = analysis.mann_whitney(fig6[fig6.protocol == "faithful"], "ticket", "random", ["density"])
-    tests2 = analysis.mann_whitney(fig6[fig6.protocol == "corrected"], "ticket", "random", ["density"])
-    assert values["our_significant"] == int((tests.p_value < 0.05).sum() + (tests2.p_value < 0.05).sum())
+    tests = [analysis.mann_whitney(fig6[fig6.protocol == p], "ticket", "random", ["density"]) for p in protocols]
+    assert values["our_significant"] == sum(int((t.p_value < 0.05).sum()) for t in tests)
     assert values["our_trials_min"] == values["our_trials_max"] == defaults["TRIALS"]
-    cells = 2 * (1 + 3 * len(defaults["DENSITIES"]))
+    cells = len(protocols) * (1 + 3 * len(defaults["DENSITIES"]))
     assert values["our_cells_total"] == cells
     assert values["our_cells_complete"] == (cells if defaults["TRIALS"] >= 5 else 0)
     pruning_runs = [r for r in runs if r.config["role"] == "pruning"]
