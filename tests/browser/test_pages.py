@@ -79,14 +79,28 @@ def test_the_book_has_pages(site_dir):
     assert "index.html" in pages and any(p.startswith("book/chapters/") for p in pages), pages
 
 
+def _inspect(browser, deadline: float) -> dict:
+    """INSPECT's answer, retried until ``deadline`` while the page has no document body: index.html
+    redirects to the introduction, and a slow machine can catch it between the two documents."""
+    from selenium.common.exceptions import JavascriptException
+
+    while True:
+        try:
+            return browser.execute_script(INSPECT)
+        except JavascriptException:
+            if time.time() >= deadline:
+                raise
+            time.sleep(0.25)
+
+
 def test_page_loads_cleanly(page, browser, base_url, site_dir, screenshots, external_failures):
     browser.get_log("browser")  # drop what the previous page left
     browser.get(base_url + page)
     deadline = time.time() + 20
-    state = browser.execute_script(INSPECT)
+    state = _inspect(browser, deadline)
     while time.time() < deadline and not all(i["done"] for i in state["images"]):
         time.sleep(0.25)
-        state = browser.execute_script(INSPECT)
+        state = _inspect(browser, deadline)
     console = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
 
     problems, external = [], []
