@@ -70,7 +70,8 @@ class SweepStatus:
     resumes it."""
 
     chapter: str
-    sweep: str
+    sweep: str          # a short name for the table
+    scale: str          # what it runs, in full: network, data, scaling, trials
     stored: int
     planned: int
     hours_spent: float
@@ -91,7 +92,8 @@ def _seed(store) -> list[SweepStatus]:
         left = left if runs else None  # no stored run says what one costs
         planned = len(protocol.cells((name,), protocol.DENSITIES, trials))
         mine = [r for r in runs if r.config["protocol"] == name]
-        out.append(SweepStatus("our_experiments", f"seed LeNet-5, protocol {name}, 5 trials, 500 epochs",
+        out.append(SweepStatus("our_experiments", f"seed, {name}", f"LeNet-5-like network on MNIST, protocol {name}, "
+                               f"4 models x {len(protocol.DENSITIES)} densities, 5 trials per cell, 500 epochs",
                                planned - missing, planned, compute_hours(mine), left,
                                f"PROTOCOLS={name} scripts/seed_sweep.sh 5"))
     return out
@@ -112,7 +114,8 @@ def _screen(store) -> SweepStatus:
     if overall is not None:
         left = sum((sum(c) / len(c)) if (c := cost.get((d.environment, d.role))) else overall
                    for d in planned if found[id(d)] is None)
-    return SweepStatus("our_experiments", "seed-fidelity screen (authors' procedure by Keras fit, 2 environments)",
+    return SweepStatus("our_experiments", "seed-fidelity screen",
+                       "the authors' procedure by Keras fit in their environment (TF 2.1) and ours, 3 trials per cell",
                        len(stored), len(planned), compute_hours(stored), left, "scripts/seed_screen.sh")
 
 
@@ -124,7 +127,7 @@ def _frankle_carbin(store) -> list[SweepStatus]:
         sw = frankle_carbin.sweep(network)
         report = frankle_carbin.status(sw, store)
         spent = compute_hours([run for _, run in sw.stored(store)])
-        out.append(SweepStatus("frankle_carbin", f"Frankle & Carbin, {sw.describe()}", report["stored"],
+        out.append(SweepStatus("frankle_carbin", f"Frankle & Carbin, {network}", sw.describe(), report["stored"],
                                report["planned"], spent, report["hours_left"], f"scripts/fc_sweep.sh {network}"))
     return out
 
@@ -136,7 +139,7 @@ def _liu(store) -> list[SweepStatus]:
     for network in liu.NETWORKS:
         sw = liu.sweep(network)
         report = liu.status(sw, store)
-        out.append(SweepStatus("liu_comparison", f"Liu et al., {sw.describe()}", report["stored"], report["planned"],
+        out.append(SweepStatus("liu_comparison", f"Liu et al., {network}", sw.describe(), report["stored"], report["planned"],
                                compute_hours(sw.stored(store)), report["hours_left"],
                                f"scripts/liu_sweep.sh {network}"))
     return out
@@ -152,7 +155,7 @@ def _supermasks(store) -> list[SweepStatus]:
         stored = [r for r in (store.load(d.kind, d.to_dict()) for d in planned) if r is not None]
         cost = supermasks.read_cost().get(network)
         left = supermasks.planned_hours(sw, cost, store)["all"] if cost is not None else None
-        out.append(SweepStatus("supermasks", f"Zhou et al.'s supermasks, {sw.describe()}", len(stored), len(planned),
+        out.append(SweepStatus("supermasks", f"supermasks, {network}", sw.describe(), len(stored), len(planned),
                                compute_hours(stored), left, f"scripts/supermask_sweep.sh {network}"))
     return out
 
@@ -181,9 +184,10 @@ def markdown(store=None) -> str:
     if chapters.empty:
         lines.append("| (none) | 0 | | the results store holds no run |")
     sweeps = sweep_table(store)
-    lines += ["", "| chapter | sweep at its issue's scale | runs stored | machine time spent | still to train "
-                  "| run or resume with |", "| --- | --- | ---: | ---: | ---: | --- |"]
-    lines += [f"| {r.chapter} | {r.sweep} | {r.stored:,} of {r.planned:,} | {duration(r.hours_spent)} "
-              f"| {'none' if r.stored >= r.planned else duration(r.hours_left)} | `{r.command}` |"
-              for r in sweeps.itertuples()]
+    lines += ["", "| sweep at its issue's scale | chapter | runs stored | machine time spent | still to train |",
+              "| --- | --- | ---: | ---: | ---: |"]
+    lines += [f"| {r.sweep} | {r.chapter} | {r.stored:,} of {r.planned:,} | {duration(r.hours_spent)} "
+              f"| {'none' if r.stored >= r.planned else duration(r.hours_left)} |" for r in sweeps.itertuples()]
+    lines += ["", "What each sweep runs, and the command that runs or resumes it:", ""]
+    lines += [f"- **{r.sweep}**: {r.scale}. `{r.command}`" for r in sweeps.itertuples()]
     return "\n".join(lines)

@@ -99,4 +99,4 @@ def test_the_cli_prints_both_tables(store, capsys):
     cli.main(["training-status"])
     out = capsys.readouterr().out
     assert "| chapter | stored networks | machine time | what |" in out
-    assert "`scripts/fc_sweep.sh lenet300`" in out and "0 of 36" in out
+    assert "`scripts/fc_sweep.sh lenet300`" in out and "| seed-fidelity screen | our_experiments |" in out
