@@ -236,8 +236,8 @@ def sweep(network: str, *, dataset: str | None = None, width: int | None | str =
 
 def status(sw: Sweep, store=None) -> dict:
     """What ``sw`` has stored: ``table`` (trials stored per setting, method and round), ``stored`` and
-    ``planned`` run counts, ``hours_left`` (machine-hours; None when nothing says what a run costs)
-    and ``basis``, where that estimate comes from."""
+    ``planned`` run counts, ``hours_left`` (machine-hours; None when nothing says what a run costs),
+    ``basis``, where that estimate comes from, and ``runs``, the stored runs."""
     from lth.seed.report import compute_hours
 
     stored = {(label, run.config["variant"], run.config["level"], run.config["seed"]): run
@@ -259,7 +259,8 @@ def status(sw: Sweep, store=None) -> dict:
         hours = per_run * missing
         basis = (f"a timed run of {cost['steps']} steps of {cost['group_size']} networks on {cost['measured_utc']} "
                  f"(load average {cost['load_average']:.1f} on {cost['cpu_count']} cores)")
-    return {"table": table, "stored": len(stored), "planned": len(planned), "hours_left": hours, "basis": basis}
+    return {"table": table, "stored": len(stored), "planned": len(planned), "hours_left": hours, "basis": basis,
+            "runs": list(stored.values())}
 
 
 def read_cost() -> dict:

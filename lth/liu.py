@@ -363,7 +363,7 @@ def _machine_seconds_per_iteration(runs) -> float | None:
 def status(sw: Sweep, store=None) -> dict:
     """What ``sw`` has stored: ``table`` (runs stored per cell: part, learning rate, method; columns the rounds
     and structured fractions), ``stored`` and ``planned`` run counts, ``hours_left`` (machine-hours; None when
-    nothing says what a run costs) and ``basis``, where that estimate comes from."""
+    nothing says what a run costs), ``basis``, where that estimate comes from, and ``runs``, the stored runs."""
     from lth.store import ResultsStore
 
     store = store or ResultsStore()
@@ -387,7 +387,8 @@ def status(sw: Sweep, store=None) -> dict:
                     + cost["machine_s_per_run"][desc.kind] for desc in missing) / 3600
         basis = (f"timed runs of {cost['lengths']} iterations on {cost['measured_utc']} (load average "
                  f"{cost['load_average']:.1f} on {cost['cpu_count']} cores)")
-    return {"table": table, "stored": len(stored), "planned": len(planned), "hours_left": hours, "basis": basis}
+    return {"table": table, "stored": len(stored), "planned": len(planned), "hours_left": hours, "basis": basis,
+            "runs": stored}
 
 
 def estimate(sw: Sweep, progress=None) -> dict:

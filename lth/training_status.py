@@ -126,9 +126,8 @@ def _frankle_carbin(store) -> list[SweepStatus]:
     for network in frankle_carbin.NETWORKS:
         sw = frankle_carbin.sweep(network)
         report = frankle_carbin.status(sw, store)
-        spent = compute_hours([run for _, run in sw.stored(store)])
         out.append(SweepStatus("frankle_carbin", f"Frankle & Carbin, {network}", sw.describe(), report["stored"],
-                               report["planned"], spent, report["hours_left"], f"scripts/fc_sweep.sh {network}"))
+                               report["planned"], compute_hours(report["runs"]), report["hours_left"], f"scripts/fc_sweep.sh {network}"))
     return out
 
 
@@ -140,7 +139,7 @@ def _liu(store) -> list[SweepStatus]:
         sw = liu.sweep(network)
         report = liu.status(sw, store)
         out.append(SweepStatus("liu_comparison", f"Liu et al., {network}", sw.describe(), report["stored"], report["planned"],
-                               compute_hours(sw.stored(store)), report["hours_left"],
+                               compute_hours(report["runs"]), report["hours_left"],
                                f"scripts/liu_sweep.sh {network}"))
     return out
 
