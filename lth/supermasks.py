@@ -596,6 +596,11 @@ def planned_hours(sw: SupermaskSweep, cost: dict, store=None) -> dict:
     store = store or ResultsStore()
     missing = {part: [d for d in descs if store.load(d.kind, d.to_dict()) is None]
                for part, descs in sw.planned().items()}
+    return _hours(sw, cost, missing)
+
+
+def _hours(sw: SupermaskSweep, cost: dict, missing: dict) -> dict:
+    """Machine-hours of the runs ``missing`` (part -> descriptions) at ``cost``, per part and in ``all``."""
     kind = {"dense": "dense", "retrain": "dense", "learned": "learned"}
     hours = {}
     for part, descs in missing.items():
@@ -606,6 +611,21 @@ def planned_hours(sw: SupermaskSweep, cost: dict, store=None) -> dict:
     criteria = {(d.dense, d.criterion) for d in missing.get("untrained", [])}
     hours["untrained"] = len(criteria) * cost["untrained_cpu_s_per_criterion"] / cost["cpu_count"] / 3600
     return hours | {"all": sum(hours.values())}
+
+
+def status(sw: SupermaskSweep, store=None) -> dict:
+    """What ``sw`` has stored, loading each planned run once: ``stored`` and ``planned`` run counts, ``runs``
+    (the stored ones), ``hours_left`` (machine-hours at :func:`estimate_cost`'s recorded cost; None when none
+    is recorded)."""
+    from lth.store import ResultsStore
+
+    store = store or ResultsStore()
+    found = {part: [(d, store.load(d.kind, d.to_dict())) for d in descs] for part, descs in sw.planned().items()}
+    runs = [run for pairs in found.values() for _, run in pairs if run is not None]
+    missing = {part: [d for d, run in pairs if run is None] for part, pairs in found.items()}
+    cost = read_cost().get(sw.network)
+    return {"stored": len(runs), "planned": sum(len(pairs) for pairs in found.values()), "runs": runs,
+            "hours_left": _hours(sw, cost, missing)["all"] if cost is not None else None}
 
 
 # ------------------------------------------------------------------ pruning trained networks without retraining

@@ -150,12 +150,10 @@ def _supermasks(store) -> list[SweepStatus]:
     out = []
     for network in supermasks.NETWORKS:
         sw = supermasks.sweep(network)
-        planned = [d for descs in sw.planned().values() for d in descs]
-        stored = [r for r in (store.load(d.kind, d.to_dict()) for d in planned) if r is not None]
-        cost = supermasks.read_cost().get(network)
-        left = supermasks.planned_hours(sw, cost, store)["all"] if cost is not None else None
-        out.append(SweepStatus("supermasks", f"supermasks, {network}", sw.describe(), len(stored), len(planned),
-                               compute_hours(stored), left, f"scripts/supermask_sweep.sh {network}"))
+        report = supermasks.status(sw, store)
+        out.append(SweepStatus("supermasks", f"supermasks, {network}", sw.describe(), report["stored"],
+                               report["planned"], compute_hours(report["runs"]), report["hours_left"],
+                               f"scripts/supermask_sweep.sh {network}"))
     return out
 
 

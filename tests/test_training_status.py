@@ -100,3 +100,24 @@ def test_the_cli_prints_both_tables(store, capsys):
     out = capsys.readouterr().out
     assert "| chapter | stored networks | machine time | what |" in out
     assert "`scripts/fc_sweep.sh lenet300`" in out and "| seed-fidelity screen | our_experiments |" in out
+
+
+def test_the_supermask_row_counts_stored_runs_and_costs_only_the_missing_ones(store):
+    import json
+
+    from lth import paths, supermasks
+
+    sw = supermasks.sweep("lenet300")
+    dense = sw.planned()["dense"][0]
+    store.save(dense.kind, dense.to_dict(), {}, _provenance(cpu_s=720.0, group_size=1, cores=2))  # 6 min
+    cost = {"dense_cpu_s_per_network_step": 0.002, "learned_cpu_s_per_network_step": 0.01,
+            "untrained_cpu_s_per_criterion": 30.0, "cpu_count": 2, "load_average": 1.0,
+            "measured_utc": "2026-12-01T00:00:00Z"}
+    paths.bench_root().mkdir(parents=True)
+    (paths.bench_root() / supermasks.COST_FILE).write_text(json.dumps({"lenet300": cost}))
+    row = training_status.sweep_table(store).set_index("command").loc["scripts/supermask_sweep.sh lenet300"]
+    assert row.stored == 1 and row.hours_spent == pytest.approx(0.1)
+    # the one stored dense run is not costed again: what is left is planned_hours on the same store
+    assert row.hours_left == pytest.approx(supermasks.planned_hours(sw, cost, store)["all"])
+    everything = supermasks.planned_hours(sw, cost, type(store)(store.root.parent / "empty"))["all"]
+    assert row.hours_left == pytest.approx(everything - 0.002 * dense.training.iterations / 2 / 3600)
