@@ -95,5 +95,27 @@ def show_table(frame, caption: str | None = None, percent=(), digits: int = 4, m
     import pandas as pd
     from IPython.display import display
 
+    text = format_table(frame, percent, digits, missing)
+    if frame.empty:
+        # a sweep not trained yet: a sentence, not a header row over nothing
+        lead = f"{caption.rstrip('.:; ')}: nothing" if caption else "Nothing"
+        display(_Sentence(f"{lead} stored yet at this page's scale (the introduction's training status says "
+                          "what is left and the command that trains it)."))
+        return
     with pd.option_context("display.max_colwidth", None):
-        display(_Table(format_table(frame, percent, digits, missing), caption))
+        display(_Table(text, caption))
+
+
+class _Sentence:
+    """A line of text: a paragraph in the book, plain text elsewhere."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def _repr_html_(self):
+        from html import escape
+
+        return f"<p>{escape(self.text)}</p>"
+
+    def __repr__(self):
+        return self.text

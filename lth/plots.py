@@ -271,13 +271,15 @@ def fc_against_density(frame: pd.DataFrame, value: str, ylabel: str, title: str,
         x = line.density * 100
         ax.plot(x, line["mean"] * scale, marker="o", ms=3, color=FC_COLORS[method], label=FC_LABELS[method])
         ax.fill_between(x, line.low * scale, line.high * scale, color=FC_COLORS[method], alpha=0.15, lw=0)
+    band = "range over trials" if interval == "minmax" else "95 % interval of the mean"
+    ax.set(title=title, xlabel="weights remaining (%)", ylabel=ylabel)
     if len(frame):
         per_round = frame.groupby("round").density.mean() * 100
         _density_axis(ax, per_round.iloc[::max(1, len(per_round) // 6)])
         _compression_axis(ax)
-    band = "range over trials" if interval == "minmax" else "95 % interval of the mean"
-    ax.set(title=title, xlabel="weights remaining (%)", ylabel=ylabel)
-    ax.legend(fontsize=8, title=f"mean; band: {band}", title_fontsize=8)
+        ax.legend(fontsize=8, title=f"mean; band: {band}", title_fontsize=8)
+    else:
+        _nothing_stored(ax)
     return ax
 
 
@@ -312,7 +314,8 @@ def supermask_panels(frame: pd.DataFrame, title: str, chance: float = 0.1, axes=
     (mean over trials, 95 % bootstrap band), chance as a dashed line: the seed's Fig. 8 (Zhou et al.'s Fig. 5).
     ``frame``: :func:`lth.supermasks.supermask_frame` (learned masks are left out here)."""
     part = frame[frame.weights.isin(SUPERMASK_WEIGHT_LABELS)].copy()
-    treatments = [w for w in SUPERMASK_WEIGHT_LABELS if w in set(part.weights)] or ["init"]
+    # nothing stored at all: every treatment's panel, each saying so
+    treatments = [w for w in SUPERMASK_WEIGHT_LABELS if w in set(part.weights)] or list(SUPERMASK_WEIGHT_LABELS)
     if axes is None:
         _, axes = plt.subplots(2, 2, figsize=(12, 8), sharex=True, sharey=True, layout="constrained")
     axes = list(getattr(axes, "flat", axes))
@@ -326,6 +329,9 @@ def supermask_panels(frame: pd.DataFrame, title: str, chance: float = 0.1, axes=
             sns.lineplot(data=panel, x="density (%)", y="test accuracy (%)", hue="criterion", hue_order=criteria,
                          palette=palette, marker="o", ms=4, errorbar=("ci", 95), ax=ax, legend=ax is axes[0])
             _density_axis(ax, panel["density (%)"])
+        else:
+            _nothing_stored(ax)
+            ax.set_ylim(0, 100)
         ax.axhline(100 * chance, color="red", ls="--", lw=1, label="chance")
         ax.set(title=SUPERMASK_WEIGHT_LABELS[weights], xlabel="weights remaining (%)", ylabel="test accuracy (%)")
     for ax in axes[len(treatments):]:
@@ -401,13 +407,20 @@ def liu_unstructured(frame: pd.DataFrame, network: str, schedule: str, lr: float
         line = rows.groupby("density").test_accuracy.agg(["mean", "min", "max"]).sort_index() * 100
         ax.plot(line.index * 100, line["mean"], marker="o", ms=3, color=FC_COLORS[method], label=label)
         ax.fill_between(line.index * 100, line["min"], line["max"], color=FC_COLORS[method], alpha=0.15, lw=0)
+    ax.set(title=f"{schedule}, initial learning rate {lr:g}", xlabel="weights remaining (%)",
+           ylabel="test accuracy (%)")
     if len(pruned):
         densities = sorted(pruned.density.unique() * 100, reverse=True)
         _density_axis(ax, densities[::max(1, len(densities) // 5)])
         _compression_axis(ax)
     else:
-        ax.text(0.5, 0.5, "no runs stored yet", transform=ax.transAxes, ha="center", va="center", color="grey")
-    ax.set(title=f"{schedule}, initial learning rate {lr:g}", xlabel="weights remaining (%)",
-           ylabel="test accuracy (%)")
-    ax.legend(fontsize=8, title="mean; band: range over trials", title_fontsize=8)
+        _nothing_stored(ax)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, title="mean; band: range over trials", title_fontsize=8)
     return ax
+
+
+def _nothing_stored(ax):
+    """Say so on an empty panel (a sweep whose runs are not stored yet), rather than show bare axes."""
+    ax.text(0.5, 0.5, "no runs stored yet\n(the introduction's training status\nsays what is left)",
+            transform=ax.transAxes, ha="center", va="center", color="grey")

@@ -28,3 +28,39 @@ def test_show_table_has_a_caption_and_escapes_cells(capsys, monkeypatch):
     assert "<caption>Claims &amp; verdicts</caption>" in html
     assert "<td>p &lt; 0.05 &amp; more</td>" in html
     assert repr(shown[0]).splitlines()[0] == "Claims & verdicts"
+
+
+def test_an_empty_table_is_a_sentence_naming_its_caption(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda table: shown.append(table))
+    empty = pd.DataFrame(columns=["method", "test accuracy"])
+    show_table(empty, caption="Conv-2 on Fashion-MNIST: mean ± std over trials.", percent=["test accuracy"])
+    assert repr(shown[0]).startswith("Conv-2 on Fashion-MNIST: mean ± std over trials: nothing stored yet")
+    assert "<th>" not in shown[0]._repr_html_() and "training status" in shown[0]._repr_html_()
+    with pytest.raises(ValueError, match=r"percent columns \['acc'\]"):  # still checked on an empty table
+        show_table(empty, percent=["acc"])
+
+
+def test_an_empty_panel_says_nothing_is_stored():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lth import plots
+
+    empty = pd.DataFrame(columns=["method", "round", "density", "trial", "test_accuracy", "network", "lr", "schedule"])
+    for ax in (plots.fc_against_density(empty, "test_accuracy", "test accuracy", "Conv-2"),
+               plots.liu_unstructured(empty, "vgg16", "iterative", 0.1)):
+        assert any("no runs stored yet" in t.get_text() for t in ax.texts)
+        assert ax.get_legend() is None
+
+
+def test_an_empty_supermask_figure_shows_every_weight_treatment_saying_so():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lth import plots
+
+    empty = pd.DataFrame(columns=["criterion", "weights", "density", "trial", "test_accuracy"])
+    axes = plots.supermask_panels(empty, "Conv-4")
+    assert [ax.get_title() for ax in axes] == list(plots.SUPERMASK_WEIGHT_LABELS.values())
+    assert all(any("no runs stored yet" in t.get_text() for t in ax.texts) for ax in axes)
