@@ -1,6 +1,7 @@
 """The seed-fidelity screen: the authors' procedure by Keras fit (lth/seed/authors_driver.py), stored with its environment."""
 import importlib.util
 
+import pandas as pd
 import pytest
 
 from lth.seed import protocol, schedule, screen
@@ -183,3 +184,30 @@ def test_engine_agreement_sets_lth_runs_beside_the_driver_at_each_rate():
     # short quick-parameter runs (2 epochs) are not read at epoch 100
     assert report.engine_agreement(table, [run("faithful", 0.97, epochs=2)]).set_index("trained by").loc[
         "lth's engine (protocol faithful)"].verdict == "no lth run"
+
+
+def test_where_the_published_curves_fall_among_our_trials():
+    from lth.seed import report
+
+    published = pd.DataFrame([{"panel": panel, "model": "pruning", "epoch": e, "test_accuracy": v}
+                              for panel, v in (("a", 0.985), ("b", 0.980)) for e in report.CHECK_EPOCHS])
+    cells = {}
+    for trial, level in enumerate((0.978, 0.982, 0.986)):  # under both, between, above both
+        cells[("main", 0.001, None, "pruning", trial)] = [level] * 150
+        cells[("legacy", 0.001, None, "pruning", trial)] = [level + 0.0005] * 150
+    cells[("main", 0.001, 32, "pruning", 0)] = [0.99] * 150  # another batch: not pooled with batch 600
+    curves = report.screen_curves(_curve_runs(cells))
+    among = report.published_among_trials(curves, published)
+    main = among[(among.environment == "main") & (among.batch == "600 (inferred)")]
+    assert main.epoch.tolist() == list(report.CHECK_EPOCHS)
+    assert main[["trials", "trials >= a", "trials >= b"]].drop_duplicates().values.tolist() == [[3, 1, 2]]
+    assert main["ours: lowest"].iloc[0] == 0.978 and main["ours: highest"].iloc[0] == 0.986
+    assert main["published a"].iloc[0] == 0.985 and main["published b"].iloc[0] == 0.980
+    cell = pd.Series({"learning_rate": 0.001, "batch": "600 (inferred)"})
+    text = report.published_among_summary(among, cell)
+    assert text.startswith("learning rate 0.001, batch 600 (inferred), both environments: epoch 20: 2 of 6 reach "
+                           "panel a's 98.50% and 4 of 6 panel b's 98.00%")
+    assert report.published_among_summary(among, None) == "no screen cell is chosen yet"
+    assert "no screen run at learning rate 0.01" in report.published_among_summary(
+        among, pd.Series({"learning_rate": 0.01, "batch": "600 (inferred)"}))
+    assert report.published_among_trials(curves.iloc[:0], published).empty

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 from lth.seed.protocol import DENSITIES, PROTOCOLS, cells
 from lth.seed.schedule import STEPS_PER_EPOCH
 
@@ -341,6 +343,47 @@ def published_fig7_at(published_fig7, epochs=CHECK_EPOCHS) -> "pd.DataFrame":
     """The published pruning network's test accuracy at ``epochs``, per panel of Fig. 7."""
     part = published_fig7[(published_fig7.model == "pruning") & published_fig7.epoch.isin(epochs)]
     return part.pivot(index="panel", columns="epoch", values="test_accuracy").rename(columns=lambda e: f"epoch {e}")
+
+
+PUBLISHED_AMONG_COLUMNS = ["environment", "learning_rate", "batch", "epoch", "published a", "published b", "trials",
+                           "ours: lowest", "ours: median", "ours: highest", "trials >= a", "trials >= b"]
+
+
+def published_among_trials(curves, published_fig7, epochs=CHECK_EPOCHS) -> "pd.DataFrame":
+    """Where each published Fig. 7 pruning curve (one run per panel) falls among the screen's trials: per
+    cell and checked epoch, the published accuracy of panels a and b, our trials' lowest, median and highest
+    test accuracy, and how many of our trials reach each published value. A measurement beside the
+    pre-registered verdicts (which compare medians with a level), not a criterion of its own."""
+    import pandas as pd
+
+    published = published_fig7_at(published_fig7, epochs)
+    pruning = curves[(curves.role == "pruning") & curves.epoch.isin(epochs)]
+    rows = []
+    for (environment, lr, batch, epoch), at in pruning.groupby(["environment", "learning_rate", "batch", "epoch"],
+                                                               sort=True):
+        a, b = (published.loc[panel, f"epoch {epoch}"] for panel in ("a", "b"))
+        ours = at.test_accuracy
+        rows.append({"environment": environment, "learning_rate": lr, "batch": batch, "epoch": int(epoch),
+                     "published a": a, "published b": b, "trials": len(ours), "ours: lowest": ours.min(),
+                     "ours: median": ours.median(), "ours: highest": ours.max(),
+                     "trials >= a": int((ours >= a).sum()), "trials >= b": int((ours >= b).sum())})
+    return pd.DataFrame(rows, columns=PUBLISHED_AMONG_COLUMNS)
+
+
+def published_among_summary(among, cell) -> str:
+    """In words, for the learning rate and batch of ``cell`` (the sweep decision's chosen screen cell; None
+    before the screen is complete), both environments pooled: how many of our pruning networks reach each
+    published curve at each checked epoch."""
+    if cell is None:
+        return "no screen cell is chosen yet"
+    part = among[np.isclose(among.learning_rate, cell.learning_rate) & (among.batch == cell.batch)]
+    if part.empty:
+        return f"no screen run at learning rate {cell.learning_rate:g}, batch {cell.batch} is stored yet"
+    pooled = part.groupby("epoch")[["trials", "trials >= a", "trials >= b"]].sum()
+    return f"learning rate {cell.learning_rate:g}, batch {cell.batch}, both environments: " + "; ".join(f"epoch {epoch}: {row['trials >= a']} of {row.trials} reach panel a's "
+                     f"{part[part.epoch == epoch]['published a'].iloc[0]:.2%} and {row['trials >= b']} of "
+                     f"{row.trials} panel b's {part[part.epoch == epoch]['published b'].iloc[0]:.2%}"
+                     for epoch, row in pooled.iterrows())
 
 
 def best_epoch_gaps(runs, published_fig6) -> "pd.DataFrame":
