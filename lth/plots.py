@@ -234,7 +234,9 @@ def _compression_axis(ax) -> None:
         return 100 / np.maximum(x, 1e-9)  # its own inverse; matplotlib also probes 0
 
     top = ax.secondary_xaxis("top", functions=(inverse, inverse))
-    top.set_xticks([1, 2, 5, 10, 20, 50, 100])
+    # an axis that does not reach 2x (the first rounds of a sweep) would otherwise show only "1x"
+    reaches = 100 / max(min(ax.get_xlim()), 1e-9)
+    top.set_xticks([1, 2, 5, 10, 20, 50, 100] if reaches >= 2 else [1, 1.1, 1.25, 1.5])
     top.xaxis.set_major_formatter(mticker.FormatStrFormatter("%gx"))
     top.xaxis.set_minor_formatter(mticker.NullFormatter())
     top.set_xlabel("compression ratio of the prunable weights")

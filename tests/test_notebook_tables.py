@@ -64,3 +64,19 @@ def test_an_empty_supermask_figure_shows_every_weight_treatment_saying_so():
     axes = plots.supermask_panels(empty, "Conv-4")
     assert [ax.get_title() for ax in axes] == list(plots.SUPERMASK_WEIGHT_LABELS.values())
     assert all(any("no runs stored yet" in t.get_text() for t in ax.texts) for ax in axes)
+
+
+def test_the_compression_axis_is_labelled_before_a_sweep_reaches_2x():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lth import plots
+
+    frame = pd.DataFrame({"method": ["ticket"] * 4, "round": [0, 0, 1, 1], "density": [1.0, 1.0, 0.8, 0.8],
+                          "trial": [0, 1, 0, 1], "test_accuracy": [0.98, 0.981, 0.982, 0.979],
+                          "compression": [1.0, 1.0, 1.25, 1.25], "flops": [1.0, 1.0, 0.8, 0.8]})
+    ax = plots.fc_against_density(frame, "test_accuracy", "test accuracy", "first rounds")
+    ax.figure.canvas.draw()
+    top = next(child for child in ax.child_axes)
+    labels = {t.get_text() for t in top.get_xticklabels() if t.get_visible()}
+    assert "1.25x" in labels  # 80 % of the weights: 1.25x
