@@ -44,7 +44,8 @@ def mann_whitney(frame: pd.DataFrame, a: str, b: str, by: list, model_col: str =
     return table
 
 
-def trial_counts(fig6: pd.DataFrame, protocols, densities, models=("pruning", "ticket", "random")) -> pd.DataFrame:
+def trial_counts(fig6: pd.DataFrame, protocols, densities, models=("pruning", "ticket", "random", "random_mask")
+                 ) -> pd.DataFrame:
     """Trials stored per (protocol, model) and density, every expected cell listed (0 where none).
 
     Rows are (protocol, model) with the dense model first; columns are the densities, the dense

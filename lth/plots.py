@@ -10,9 +10,10 @@ import seaborn as sns
 from lth.seed.schedule import STEPS_PER_EPOCH
 
 EPOCH_LABEL = f"epoch ({STEPS_PER_EPOCH} steps)"
-MODEL_ORDER = ["pruning", "ticket", "random"]
+MODEL_ORDER = ["pruning", "ticket", "random", "random_mask"]
 MODEL_LABELS = {"dense": "dense original", "pruning": "pruning network", "ticket": "lottery ticket (original init)",
                 "random": "random re-initialisation", "random_reinit": "random re-initialisation",
+                "random_mask": "random mask (original init; baseline)",
                 "oneshot": "one-shot pruning", "unpruned": "unpruned twin (same init and data, never pruned)"}
 # one colour per model in every figure, whichever models a figure shows
 MODEL_COLORS = dict(zip((MODEL_LABELS[m] for m in MODEL_ORDER), sns.color_palette(n_colors=len(MODEL_ORDER))))
@@ -40,16 +41,20 @@ def _axis(ax):
     return ax
 
 
-def seed_fig6(frame: pd.DataFrame, protocol: str, ax=None, models=MODEL_ORDER, published: pd.DataFrame | None = None):
+def seed_fig6(frame: pd.DataFrame, protocol: str, ax=None, models=None, published: pd.DataFrame | None = None):
     """Boxplots of test accuracy per density with every trial as a dot, the dense model's mean ± std as a band.
 
-    ``models`` picks the boxes (default all three); leaving the pruning network out lets
+    ``models`` picks the boxes (default: every model of :data:`MODEL_ORDER` the protocol has stored, the
+    random-mask baseline included); leaving the pruning network out lets
     the axis zoom in on the retrained models when the pruning networks lie far below them.
     ``published`` (:func:`lth.figures.published_fig6`) marks each box's published median
     (a white diamond) and draws the published dense mean as a dashed line.
     """
     ax = _axis(ax)
     part = frame[frame.protocol == protocol]
+    shown = models is None
+    # only the models stored under this protocol get a box (a baseline not trained yet leaves no gap)
+    models = [m for m in (MODEL_ORDER if models is None else models) if m in set(part.model)]
     sparse = part[part.model.isin(models)].copy()
     sparse["density (%)"] = (sparse.density * 100).round(1).astype(str)
     order = [str(round(d * 100, 1)) for d in sorted(sparse.density.unique(), reverse=True)]
@@ -66,7 +71,7 @@ def seed_fig6(frame: pd.DataFrame, protocol: str, ax=None, models=MODEL_ORDER, p
         ax.axhline(mean, color="grey", lw=1)
     if published is not None:
         _mark_published_medians(ax, published, order, models)
-    which = "" if list(models) == list(MODEL_ORDER) else f", {' and '.join(models)} only"
+    which = "" if shown else f", {' and '.join(models)} only"
     ax.set(title=f"Test accuracy after (re)training, {protocol} protocol{which}", xlabel="density of fc1 + fc2 (%)",
            ylabel="test accuracy")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from lth.hparams import DatasetHparams, ModelHparams, PruningHparams, TrainingHparams
 
 SEED_MODEL = "lenet5"
-SEED_ROLES = ("dense", "pruning", "ticket", "random")
+SEED_ROLES = ("dense", "pruning", "ticket", "random", "random_mask")
 SEED_CONTROLS = ("keras_fit", "unpruned")
 LOTTERY_VARIANTS = ("ticket", "random_reinit", "oneshot", "random_mask", "oneshot_random_reinit")
 SCREEN_ENVIRONMENTS = ("legacy", "main")

@@ -93,7 +93,8 @@ def _seed(store) -> list[SweepStatus]:
         planned = len(protocol.cells((name,), protocol.DENSITIES, trials))
         mine = [r for r in runs if r.config["protocol"] == name]
         out.append(SweepStatus("our_experiments", f"seed, {name}", f"LeNet-5-like network on MNIST, protocol {name}, "
-                               f"4 models x {len(protocol.DENSITIES)} densities, 5 trials per cell, 500 epochs",
+                               f"the paper's 4 models and a random-mask baseline x {len(protocol.DENSITIES)} densities, "
+                               "5 trials per cell, 500 epochs",
                                planned - missing, planned, compute_hours(mine), left,
                                f"PROTOCOLS={name} scripts/seed_sweep.sh 5"))
     return out

@@ -122,9 +122,10 @@ def test_seed_sweep_keeps_protocols_side_by_side(store, monkeypatch):
     monkeypatch.setattr(seed_protocol, "run_jobs", recording)
     runs = seed_protocol.run(["faithful", "corrected"], densities=[0.5, 0.2], trials=[0], epochs=1, subset=1200,
                              store=store)
-    assert len(runs) == 2 + 2 * 2 * 3
+    assert len(runs) == 2 + 2 * 2 * 4
     assert order == [("faithful", "dense", None), ("corrected", "dense", None)] + [
-        (p, role, d) for d in (0.5, 0.2) for p in ("faithful", "corrected") for role in ("pruning", "ticket", "random")]
+        (p, role, d) for d in (0.5, 0.2) for p in ("faithful", "corrected")
+        for role in ("pruning", "ticket", "random", "random_mask")]
     assert seed_protocol.tasks(["faithful", "corrected"], densities=[0.5], trials=[0, 1])[:4] == [
         ("faithful", (0,), None), ("corrected", (0,), None), ("faithful", (0,), 0.5), ("corrected", (0,), 0.5)]
     # resuming, two trials per task: only what is missing, in pairs
@@ -136,6 +137,35 @@ def test_seed_sweep_keeps_protocols_side_by_side(store, monkeypatch):
         ("faithful", (3,), None), ("corrected", (3,), None), ("faithful", (3,), 0.5), ("corrected", (3,), 0.5)]
     with pytest.raises(ValueError, match="trials_per_task must be >= 1, got 0"):
         seed_protocol.tasks(trials_per_task=0)
+    _random_mask_is_the_tickets_size_in_other_places(seed_protocol, store)
+
+
+def _random_mask_is_the_tickets_size_in_other_places(seed_protocol, store):
+    """The random-mask baseline: the ticket's initial weights, a mask with the learned mask's count per layer
+    at other positions, held fixed under the corrected protocol."""
+    import numpy as np
+
+    from lth import pruning
+
+    def built(role):
+        job = seed_protocol.job(seed_protocol.describe("corrected", role, 0, 1, 0.5, 1200), store)
+        return job.build().model
+
+    learned = pruning.unpack_masks(store.load("seed_protocol", seed_protocol.describe(
+        "corrected", "pruning", 0, 1, 0.5, 1200).to_dict()).arrays())
+    ticket, baseline = built("ticket"), built("random_mask")
+    masks = pruning.get_masks(baseline)
+    assert set(masks) == set(learned)
+    for name in learned:
+        assert masks[name].sum() == learned[name].sum()  # as many weights per layer
+        assert not np.array_equal(masks[name], learned[name])  # elsewhere
+    def kernels(model):  # the convolutions' kernels (never pruned), in layer order
+        return [w.numpy() for w in model.weights if "kernel" in w.name and "conv" in w.name]
+
+    assert len(kernels(ticket)) == len(kernels(baseline)) == 2
+    assert all(np.array_equal(a, b) for a, b in zip(kernels(ticket), kernels(baseline)))  # the same initial weights
+    stored = store.load("seed_protocol", seed_protocol.describe("corrected", "random_mask", 0, 1, 0.5, 1200).to_dict())
+    assert stored.result["mask_changed"] is False and stored.result["final_density"] == pytest.approx(0.5, abs=0.01)
 
 
 def test_seed_sweep_stacks_the_pruning_networks_of_a_task(store):
@@ -286,13 +316,15 @@ def test_remaining_hours_costs_missing_runs_by_their_protocol_and_role():
             run("faithful", "pruning", 0.5, 1, cpu_time_s=2 * 3600.0, cpu_count=2, wall_time_s=5000.0),
             run("faithful", "ticket", 0.5, 0, wall_time_s=1800.0)]
     hours, missing = report.remaining_hours(runs, ["faithful", "corrected"], [0.5], trials=range(2))
-    # missing: faithful dense 1, ticket 1, random 2; corrected dense 2, pruning 2, ticket 2, random 2
-    assert missing == 12
+    # missing: faithful dense 1, ticket 1, random 2, random mask 2; corrected dense 2, pruning 2, ticket 2,
+    # random 2, random mask 2
+    assert missing == 16
     dense, pruning_h, ticket = 1.0, 1.0, 0.5
     overall = (dense + pruning_h + ticket) / 3
-    expected = 3 * dense + 2 * pruning_h + 3 * ticket + 2 * overall + 2 * overall
+    # random re-initialisations at the mean of all (none stored); random masks as tickets (retrained alike)
+    expected = 3 * dense + 2 * pruning_h + 3 * ticket + 4 * overall + 4 * ticket
     assert hours == pytest.approx(expected)
-    assert report.remaining_hours([], ["faithful"], [0.5], trials=range(1)) == (0.0, 4)
+    assert report.remaining_hours([], ["faithful"], [0.5], trials=range(1)) == (0.0, 5)
 
 
 def test_sweep_status_reports_every_cell_of_an_empty_store(store, capsys):
@@ -300,7 +332,8 @@ def test_sweep_status_reports_every_cell_of_an_empty_store(store, capsys):
 
     cli.main(["sweep-status", "--trials", "5"])
     out = capsys.readouterr().out
-    assert "0 of 66 cells hold 5 trials or more; 330 runs missing, no stored run yet" in out
+    # 3 protocols x (the dense model + 4 models x 7 densities) = 87 cells, 5 trials each
+    assert "0 of 87 cells hold 5 trials or more; 435 runs missing, no stored run yet" in out
 
 
 def test_a_failed_sweep_task_does_not_stop_the_others(store, monkeypatch):

@@ -61,7 +61,7 @@ def test_our_experiments_glued_numbers_match_the_store(executed):
     import pandas as pd
 
     from lth import analysis, figures
-    from lth.seed import controls, schedule
+    from lth.seed import controls, report, schedule
     from lth.seed import protocol as seed_protocol
     from lth.store import ResultsStore
 
@@ -73,13 +73,19 @@ def test_our_experiments_glued_numbers_match_the_store(executed):
                                      store=ResultsStore(store_root / "runs"))
     protocols = defaults["PROTOCOLS"]
     assert set(protocols) == set(seed_protocol.PROTOCOLS)  # the quick run exercises every protocol, the new one too
-    expected = len(protocols) * defaults["TRIALS"] * (1 + 3 * len(defaults["DENSITIES"]))
+    # per trial the dense model and, per density, the pruning network, ticket, random re-initialisation and
+    # random-mask baseline
+    expected = len(protocols) * defaults["TRIALS"] * (1 + 4 * len(defaults["DENSITIES"]))
     assert values["our_runs"] == len(runs) == expected
     fig6 = figures.seed_fig6(runs)
     tests = [analysis.mann_whitney(fig6[fig6.protocol == p], "ticket", "random", ["density"]) for p in protocols]
     assert values["our_significant"] == sum(int((t.p_value < 0.05).sum()) for t in tests)
+    baseline = pd.concat([analysis.mann_whitney(fig6[fig6.protocol == p], "ticket", "random_mask", ["density"])
+                          .assign(protocol=p) for p in protocols], ignore_index=True)
+    assert values["our_mask_baseline"] == report.baseline_sentence(baseline)
+    assert values["our_max_speedup"] == f"{report.footprints(defaults['DENSITIES'])['speed-up'].max():.2f}x"
     assert values["our_trials_min"] == values["our_trials_max"] == defaults["TRIALS"]
-    cells = len(protocols) * (1 + 3 * len(defaults["DENSITIES"]))
+    cells = len(protocols) * (1 + 4 * len(defaults["DENSITIES"]))
     assert values["our_cells_total"] == cells
     assert values["our_cells_complete"] == (cells if defaults["TRIALS"] >= 5 else 0)
     pruning_runs = [r for r in runs if r.config["role"] == "pruning"]
@@ -103,7 +109,7 @@ def test_our_experiments_glued_numbers_match_the_store(executed):
     small = seed_protocol.stored_runs(["faithful"], [0.5], range(defaults["SMALL_BATCH_TRIALS"]), defaults["EPOCHS"],
                                       subset=defaults["SUBSET"], store=ResultsStore(store_root / "runs"),
                                       batch_size=32)
-    assert len(small) == 4 * defaults["SMALL_BATCH_TRIALS"]
+    assert len(small) == 5 * defaults["SMALL_BATCH_TRIALS"]  # dense + the four models at 50 %
     assert values["our_small_batch_trials"] == defaults["SMALL_BATCH_TRIALS"]
     twins = controls.unpruned("faithful", range(defaults["UNPRUNED_TRIALS"]), defaults["EPOCHS"],
                               subset=defaults["SUBSET"], store=ResultsStore(store_root / "runs"), run_missing=False)

@@ -83,11 +83,13 @@ def test_runs_stored_counts_each_protocols_cells_and_says_which_are_empty():
 
     runs = [SimpleNamespace(config={"protocol": "faithful", "role": role, "density": density, "trial": 0})
             for role, density in [("dense", None), ("pruning", 0.5), ("ticket", 0.5), ("random", 0.5)]]
+    # per trial: the dense model and, at each density, the pruning network, ticket, random re-initialisation and
+    # random-mask baseline
     counts = report.runs_stored(runs, ["faithful", "faithful-lr0.001"], [0.5, 0.1], range(2))
-    assert counts.to_dict("records") == [{"protocol": "faithful", "stored": 4, "expected": 14},
-                                         {"protocol": "faithful-lr0.001", "stored": 0, "expected": 14}]
+    assert counts.to_dict("records") == [{"protocol": "faithful", "stored": 4, "expected": 18},
+                                         {"protocol": "faithful-lr0.001", "stored": 0, "expected": 18}]
     sentence = report.stored_sentence(counts)
-    assert sentence.startswith("faithful: 4 of 14 runs stored; faithful-lr0.001: 0 of 14 runs stored.")
+    assert sentence.startswith("faithful: 4 of 18 runs stored; faithful-lr0.001: 0 of 18 runs stored.")
     assert "No run of faithful-lr0.001 is stored yet" in sentence
     assert "No run" not in report.stored_sentence(counts.iloc[:1])
 
@@ -109,3 +111,29 @@ def test_claims_sentence_counts_verdicts_or_says_none_is_tested():
         "Under faithful-lr0.001 no claim is tested yet (0 of 220 runs stored). "
         "Under x (3 of 20 runs stored) 1 hold, 1 do not hold and 1 are undecided.")
     assert report.claims_sentence(claims, counts.iloc[:1], skip=("faithful",)) == ""
+
+
+def test_operating_points_give_size_cost_and_accuracy_beside_the_dense_model():
+    fig6 = pd.DataFrame([{"protocol": "corrected", "model": m, "density": d, "trial": t, "test_accuracy": a + t / 1000}
+                         for m, d, a in [("dense", 1.0, 0.98), ("ticket", 0.1, 0.985), ("random_mask", 0.1, 0.97)]
+                         for t in range(3)])
+    table = report.operating_points(fig6, "corrected", [0.5, 0.1]).set_index("model")
+    assert list(table.index) == ["dense", "ticket", "random_mask"]  # no row for a cell with no run
+    assert table.loc["ticket", "weights remaining"] == pytest.approx(0.1, abs=1e-3)
+    assert table.loc["ticket", "compression (prunable)"] == "10.0x"
+    assert table.loc["ticket", "test accuracy"] == "98.60% ± 0.10%"
+    assert table.loc["random_mask", "change from dense"] == "-1.00 pp (dense 98.10%)"
+    sizes = report.footprints([0.5, 0.1]).set_index("density")
+    # only fc1 and fc2 are pruned: the convolutions' multiply-adds stay, so the speed-up stays small
+    assert sizes.loc[1.0, "FLOPs (multiply-adds)"] > sizes.loc[0.1, "FLOPs (multiply-adds)"] > 0.8 * sizes.loc[
+        1.0, "FLOPs (multiply-adds)"]
+    assert table.loc["dense", "FLOPs (multiply-adds)"] == sizes.loc[1.0, "FLOPs (multiply-adds)"]
+
+
+def test_the_baseline_sentence_counts_cells_by_the_written_rule():
+    tests = pd.DataFrame({"protocol": ["corrected"] * 3, "density": [0.5, 0.1, 0.01], "n": [5, 5, 3],
+                          "effect_pp": [0.1, 0.8, -0.5], "p_holm": [0.6, 0.01, 0.04]})
+    assert report.baseline_sentence(tests) == (
+        "of 3 (protocol, density) cells tested, the ticket is ahead of the random mask in 1 (corrected 10%), "
+        "behind it in 1 (corrected 1%), and the rest are not resolved at these trial counts (smallest n: 3)")
+    assert report.baseline_sentence(pd.DataFrame()) == "no random-mask run is stored yet, so no cell is tested"

@@ -7,6 +7,9 @@ Four models per density, on the authors' LeNet-5-like net and MNIST:
   on the authors' schedule (:mod:`lth.seed.schedule`); never early-stops;
 * ``ticket``: the original initial weights with the learned masks, retrained;
 * ``random``: fresh random weights with the same masks, retrained.
+* ``random_mask``: not one of the paper's models but the random-pruning baseline every pruning result
+  is set beside (Blalock et al. 2020): the original initial weights, as the ticket, under a random mask
+  with as many weights per layer as the learned one, retrained as the ticket is.
 
 The authors' code calls ``fit`` with ``steps_per_epoch=100`` and no batch size; Keras then
 infers the batch size as ceil(60,000 / 100) = 600, so each of their "epochs" is one full
@@ -16,7 +19,7 @@ protocol uses that batch size.
 The protocols (:data:`SPECS`):
 
 * ``faithful``, as the authors' public code ran it: raw pixels; Adam 0.01; the test set is
-  the validation set; the dense model early-stops on it; ticket and random are wrapped
+  the validation set; the dense model early-stops on it; the retrained models are wrapped
   again in a pruning schedule at the target sparsity, so TF-MOT recomputes their masks
   from 20 % to 60 % of training; they early-stop on training accuracy (patience 20 "epochs").
 * ``corrected``: masks held fixed (pruned weights stay exactly zero); 5,000 training images
@@ -63,6 +66,7 @@ SPECS = {"faithful": ProtocolSpec(learning_rate=0.01, test_as_validation=True, m
          "faithful-lr0.001": ProtocolSpec(learning_rate=0.001, test_as_validation=True, masks="tfmot_schedule")}
 PROTOCOLS = tuple(SPECS)
 DENSITIES = (0.5, 0.33, 0.2, 0.1, 0.05, 0.02, 0.01)
+RETRAINED = ("ticket", "random", "random_mask")  # the models retrained under a pruning network's masks
 BATCH_SIZE = 600  # what Keras inferred for the authors' fit(steps_per_epoch=100) on 60,000 images
 PATIENCE = 20
 
@@ -149,12 +153,15 @@ def job(desc: SeedRun, store: ResultsStore) -> Job | None:
     protocol, role, trial, density = desc.protocol, desc.role, desc.trial, desc.density
     total_steps = desc.training.iterations
     mask = None
-    if role in ("ticket", "random"):
+    if role in RETRAINED:
         parent = _stored(store, describe(protocol, "pruning", trial, desc.epochs, density, desc.dataset.subset,
                                          desc.training.batch_size))
         if parent is None:
             return None
         mask = pruning.unpack_masks(parent.arrays())
+        if role == "random_mask":  # as many weights per layer as the learned mask, in random places
+            mask = pruning.random_masks_like(mask, np.random.default_rng(
+                derive_seed("seed-protocol-random-mask", trial, density)))
     seed = {"dense": derive_seed("seed-protocol-dense", trial),
             "random": derive_seed("seed-protocol-random", trial, density)}.get(role, init_seed(trial, density))
 
@@ -164,7 +171,7 @@ def job(desc: SeedRun, store: ResultsStore) -> Job | None:
         hold = False
         if role == "pruning":
             net = pruning.wrap(net, layers, pruning_schedule(density, total_steps))
-        elif role in ("ticket", "random"):
+        elif role in RETRAINED:
             if SPECS[protocol].masks == "tfmot_schedule":  # as the authors: a schedule at the target keeps re-pruning
                 schedule = pruning_schedule(density, total_steps, initial_density=density)
             else:
@@ -191,7 +198,8 @@ def job(desc: SeedRun, store: ResultsStore) -> Job | None:
 
 def jobs(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, subset=None, store=None,
          stage="all", batch_size=BATCH_SIZE) -> list[Job]:
-    """The jobs whose inputs are stored: stage 1 = dense + pruning, stage 2 = ticket + random."""
+    """The jobs whose inputs are stored: stage 1 = dense + pruning, stage 2 = the retrained models
+    (ticket, random re-initialisation, random mask)."""
     store = store or ResultsStore()
     descs = []
     for protocol in protocols:
@@ -201,7 +209,7 @@ def jobs(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, 
                 descs += [describe(protocol, "pruning", trial, epochs, d, subset, batch_size) for d in densities]
             if stage in ("all", 2):
                 descs += [describe(protocol, role, trial, epochs, d, subset, batch_size)
-                          for d in densities for role in ("ticket", "random")]
+                          for d in densities for role in RETRAINED]
     return [j for desc in descs if (j := job(desc, store)) is not None]
 
 
@@ -230,8 +238,7 @@ def tasks(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), store=None,
     """The experiment as independent tasks ``(protocol, trials, density)``, in sweep order.
 
     ``density`` None is the dense model; otherwise the task trains the pruning networks of
-    its ``trials`` (a tuple) together, then their tickets and random re-initialisations
-    (which need the masks). Each task holds up to ``trials_per_task`` trials of one
+    its ``trials`` (a tuple) together, then their retrained models (which need the masks). Each task holds up to ``trials_per_task`` trials of one
     (protocol, density) that are not complete in ``store`` (all trials without a store).
     Tasks come in the order of their first trial; within it the dense models first, then
     per density the protocols side by side, so whole cells fill early.
@@ -276,8 +283,7 @@ def run(protocols=PROTOCOLS, densities=DENSITIES, trials=range(5), epochs=500, s
     The work is split into independent :func:`tasks` of up to ``trials_per_task`` trials,
     run in order here or, with a Dask ``client``, as many at once as the cluster has
     workers (earlier tasks first; :func:`lth.jobs.dispatch`). Within a task the networks
-    that can train together (its pruning networks; its tickets and random
-    re-initialisations) do, ``group_size`` at a time, stacked.
+    that can train together (its pruning networks; its retrained models) do, ``group_size`` at a time, stacked.
     """
     store = store or ResultsStore()
     for protocol in protocols:

@@ -5,6 +5,7 @@ from collections import Counter
 
 import numpy as np
 
+from lth.runs import SEED_ROLES
 from lth.seed.protocol import DENSITIES, PROTOCOLS, cells
 from lth.seed.schedule import STEPS_PER_EPOCH
 
@@ -39,7 +40,8 @@ def remaining_hours(runs, protocols=PROTOCOLS, densities=DENSITIES, trials=range
     """Estimated machine hours to fill every cell to ``trials``, and the number of runs missing.
 
     Each missing run is costed at the mean of the stored runs of its protocol and role (of its
-    role under any protocol if none; of all stored runs if its role has none either). Runs that
+    role under any protocol if none; the random-mask baseline, retrained as the ticket is, as the
+    ticket if it has none; of all stored runs if neither has any). Runs that
     recorded their CPU time are preferred: older runs only have wall time, which counts pauses.
     """
     def mean(values):
@@ -55,10 +57,14 @@ def remaining_hours(runs, protocols=PROTOCOLS, densities=DENSITIES, trials=range
     overall = mean([h for hours in cost.values() for h in hours]) or 0.0
     missing = [cell for cell in cells(protocols, densities, trials) if cell not in have]
     total = 0.0
+    like = {"random_mask": "ticket"}  # a role with no stored run is costed as the role it trains like
     for protocol, role, _, _ in missing:
-        estimate = mean(cost.get((protocol, role), []))
-        if estimate is None:
-            estimate = mean([h for (p, r), hours in cost.items() if r == role for h in hours])
+        estimate = None
+        for name in (role, like.get(role)):
+            estimate = estimate if estimate is not None else mean(cost.get((protocol, name), []))
+        for name in (role, like.get(role)):
+            if estimate is None:
+                estimate = mean([h for (p, r), hours in cost.items() if r == name for h in hours])
         total += overall if estimate is None else estimate
     return total, len(missing)
 
@@ -462,11 +468,86 @@ def median_table(fig6, published_fig6, protocols=None) -> "pd.DataFrame":
 def _ordered(table, protocols):
     """Rows in the order of ``protocols``, then model (dense first), then density falling."""
     protocols = {p: i for i, p in enumerate(protocols)}
-    models = {m: i for i, m in enumerate(("dense", "pruning", "ticket", "random"))}
+    models = {m: i for i, m in enumerate(SEED_ROLES)}
     keys = table.assign(_p=table.protocol.map(protocols).fillna(len(protocols)),
                         _m=table.model.map(models).fillna(len(models)),
                         _d=-table.density)
     return keys.sort_values(["_p", "_m", "_d"], ignore_index=True)
+
+
+def footprints(densities, input_shape=(28, 28, 1)) -> "pd.DataFrame":
+    """The seed network's size and cost at each density (Blalock et al.'s measures, :func:`lth.flops.footprint`):
+    the prunable layers (fc1, fc2) each keep ``density`` of their weights, as the protocols' masks do. Columns:
+    density, weights remaining (of the prunable weights), compression of the prunable weights and of the
+    whole network, FLOPs (multiply-adds per image) and the theoretical speed-up."""
+    import pandas as pd
+
+    from lth import flops, models
+    from lth.runs import SEED_MODEL
+
+    net = models.build(SEED_MODEL, seed=0, input_shape=input_shape)
+    sizes = flops.kernel_sizes(net)
+    prunable = models.prunable_layers(SEED_MODEL, net)
+    rows = []
+    for density in [1.0, *densities]:
+        masks = {}
+        for name in prunable:
+            keep = np.zeros(sizes[name], dtype=bool)
+            keep[:round(density * sizes[name])] = True
+            masks[name] = keep
+        cost = flops.footprint(net, masks, prunable)
+        rows.append({"density": float(density), "weights remaining": cost["density"],
+                     "compression (prunable)": cost["compression"], "compression (network)": cost["compression_total"],
+                     "FLOPs (multiply-adds)": cost["flops"], "speed-up": cost["speedup"]})
+    return pd.DataFrame(rows)
+
+
+def operating_points(fig6, protocol: str, densities) -> "pd.DataFrame":
+    """Blalock et al.'s table for one protocol: per model and density, the footprint (:func:`footprints`), the
+    test accuracy's mean ± sample sd over trials, its change from the dense model's mean (whose value is named
+    in every row) and the trials; the random-mask baseline beside the paper's models."""
+    import pandas as pd
+
+    part = fig6[fig6.protocol == protocol]
+    dense = part[part.model == "dense"].test_accuracy
+    base = dense.mean() if len(dense) else float("nan")
+    cost = footprints(densities).set_index("density")
+    rows = []
+    for model in SEED_ROLES:
+        for density in ([1.0] if model == "dense" else sorted(densities, reverse=True)):
+            at = part[(part.model == model) & np.isclose(part.density, density)].test_accuracy
+            if at.empty:
+                continue
+            sd = at.std(ddof=1) if len(at) > 1 else float("nan")
+            size = cost.loc[cost.index[np.isclose(cost.index, density)][0]]
+            rows.append({"model": model, "weights remaining": size["weights remaining"],
+                         "compression (prunable)": f"{size['compression (prunable)']:.1f}x",
+                         "compression (network)": f"{size['compression (network)']:.1f}x",
+                         "FLOPs (multiply-adds)": int(size["FLOPs (multiply-adds)"]),
+                         "speed-up": f"{size['speed-up']:.2f}x",
+                         "test accuracy": f"{at.mean():.2%} ± {sd:.2%}" if sd == sd else f"{at.mean():.2%}",
+                         "change from dense": f"{100 * (at.mean() - base):+.2f} pp (dense {base:.2%})"
+                         if base == base else "–", "trials": len(at)})
+    columns = ["model", "weights remaining", "compression (prunable)", "compression (network)",
+               "FLOPs (multiply-adds)", "speed-up", "test accuracy", "change from dense", "trials"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def baseline_sentence(tests) -> str:
+    """The ticket against the random-mask baseline (rows of :func:`lth.analysis.mann_whitney` of ``ticket``
+    against ``random_mask`` with a ``protocol`` column), by the rule the chapter wrote before the runs: a side
+    is ahead in a cell where its median is higher and Holm's p < 0.05."""
+    if tests is None or len(tests) == 0:
+        return "no random-mask run is stored yet, so no cell is tested"
+
+    def cells(rows):
+        return ", ".join(f"{r.protocol} {r.density:.0%}" for r in rows.itertuples()) or "none"
+
+    resolved = tests[tests.p_holm < 0.05]
+    ahead, behind = resolved[resolved.effect_pp > 0], resolved[resolved.effect_pp < 0]
+    return (f"of {len(tests)} (protocol, density) cells tested, the ticket is ahead of the random mask in "
+            f"{len(ahead)} ({cells(ahead)}), behind it in {len(behind)} ({cells(behind)}), and the rest are not "
+            f"resolved at these trial counts (smallest n: {int(tests.n.min())})")
 
 
 def dense_table(fig6, published_fig6, protocols=None) -> "pd.DataFrame":
