@@ -399,7 +399,8 @@ def build_parser():
     sweep.add_argument("--trials", type=int, default=5)
     sweep.add_argument("--epochs", type=int, default=500)
     sweep.add_argument("--densities", default="", help="comma-separated, default 0.5,...,0.01")
-    sweep.add_argument("--protocols", default="", help="faithful,corrected (default both)")
+    sweep.add_argument("--protocols", default="", help="comma-separated, e.g. faithful,corrected (default: every "
+                       "protocol of lth.seed.protocol)")
     sweep.add_argument("--group-size", type=int, default=4, help="networks trained together, stacked (default 4)")
     sweep.add_argument("--trials-per-task", type=int, default=2,
                        help="trials of one protocol and density per task: their pruning networks train together "

@@ -4,7 +4,8 @@
 #
 # It runs one single-threaded Dask worker per core (WORKERS=n to change), each training one
 # independent task at a time: two trials' dense models, or two trials' pruning networks as one
-# stack and then their four retrainings as another. On 2 cores that trains more networks per
+# stack and then their six retrainings (ticket, random re-initialisation, random mask) in stacks
+# of four at most. On 2 cores that trains more networks per
 # hour than one process on both cores, or one network per process (bench/sweep_layout.py).
 #
 # The sweep runs from a snapshot of the committed code (a detached git worktree of HEAD
