@@ -169,7 +169,8 @@ def _random_mask_is_the_tickets_size_in_other_places(seed_protocol, store):
 
 
 def test_seed_sweep_stacks_the_pruning_networks_of_a_task(store):
-    """Two trials per task: their pruning networks train as one stack, then their four retrainings."""
+    """Two trials per task: their pruning networks train as one stack, then their six retrainings (ticket, random
+    re-initialisation, random mask per trial) in stacks of at most four."""
     from lth.seed import protocol as seed_protocol
 
     runs = seed_protocol.run(["faithful"], [0.5], [0, 1], epochs=1, subset=1200, store=store, group_size=4,
@@ -177,11 +178,14 @@ def test_seed_sweep_stacks_the_pruning_networks_of_a_task(store):
     by_role = {}
     for run in runs:
         by_role.setdefault(run.config["role"], []).append(run)
-    assert sorted(by_role) == ["dense", "pruning", "random", "ticket"]
-    for role, expected_group in [("dense", 2), ("pruning", 2), ("ticket", 4), ("random", 4)]:
+    assert sorted(by_role) == ["dense", "pruning", "random", "random_mask", "ticket"]
+    for role, expected_groups in [("dense", {2}), ("pruning", {2}), ("ticket", {4}), ("random", {4, 2}),
+                                  ("random_mask", {4, 2})]:
         assert [r.config["trial"] for r in by_role[role]] == [0, 1]
-        assert {r.provenance["group_size"] for r in by_role[role]} == {expected_group}, role
+        assert {r.provenance["group_size"] for r in by_role[role]} == expected_groups, role
         assert {r.result["engine"] for r in by_role[role]} == {"stacked"}, role
+    retrained = [r.provenance["group_size"] for role in ("ticket", "random", "random_mask") for r in by_role[role]]
+    assert sorted(retrained) == [2, 2, 4, 4, 4, 4]  # one stack of four, one of two
     assert [round(r.result["final_density"], 2) for r in by_role["pruning"]] == [0.5, 0.5]
 
 
@@ -209,7 +213,8 @@ def test_seed_sweep_on_two_dask_workers_stores_every_run(store, tmp_path):
     assert [r.path.name for r in remote] == [r.path.name for r in local]
     stored = [m for m in messages if m.startswith("stored ")]
     started = [m for m in messages if m.startswith("task started: ")]
-    assert len(stored) == len(remote) == 1 + 2 * 3 and len(started) == 3  # (and progress lines on long tasks)
+    # the dense model, then per density the pruning network and its three retrainings
+    assert len(stored) == len(remote) == 1 + 2 * 4 and len(started) == 3  # (and progress lines on long tasks)
     assert "task started: faithful, trial(s) 0, density 0.5" in started
     assert all(live)
     assert {r.provenance["tf_intra_op_threads"] for r in remote} == {max(1, (os.cpu_count() or 1) // 2)}
