@@ -6,6 +6,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from lth import stats
+from lth.runs import SEED_ROLES
 
 
 def median_iqr(frame: pd.DataFrame, by: list, value: str = "test_accuracy") -> pd.DataFrame:
@@ -44,8 +45,7 @@ def mann_whitney(frame: pd.DataFrame, a: str, b: str, by: list, model_col: str =
     return table
 
 
-def trial_counts(fig6: pd.DataFrame, protocols, densities, models=("pruning", "ticket", "random", "random_mask")
-                 ) -> pd.DataFrame:
+def trial_counts(fig6: pd.DataFrame, protocols, densities, models=SEED_ROLES[1:]) -> pd.DataFrame:
     """Trials stored per (protocol, model) and density, every expected cell listed (0 where none).
 
     Rows are (protocol, model) with the dense model first; columns are the densities, the dense

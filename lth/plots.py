@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from lth.runs import SEED_ROLES
 from lth.seed.schedule import STEPS_PER_EPOCH
 
 EPOCH_LABEL = f"epoch ({STEPS_PER_EPOCH} steps)"
-MODEL_ORDER = ["pruning", "ticket", "random", "random_mask"]
+MODEL_ORDER = list(SEED_ROLES[1:])  # the pruned models (the dense one is a band, not a box)
 MODEL_LABELS = {"dense": "dense original", "pruning": "pruning network", "ticket": "lottery ticket (original init)",
                 "random": "random re-initialisation", "random_reinit": "random re-initialisation",
                 "random_mask": "random mask (original init; baseline)",

@@ -128,7 +128,8 @@ def _frankle_carbin(store) -> list[SweepStatus]:
         sw = frankle_carbin.sweep(network)
         report = frankle_carbin.status(sw, store)
         out.append(SweepStatus("frankle_carbin", f"Frankle & Carbin, {network}", sw.describe(), report["stored"],
-                               report["planned"], compute_hours(report["runs"]), report["hours_left"], f"scripts/fc_sweep.sh {network}"))
+                               report["planned"], compute_hours(report["runs"]), report["hours_left"],
+                               f"scripts/fc_sweep.sh {network}"))
     return out
 
 
@@ -139,8 +140,8 @@ def _liu(store) -> list[SweepStatus]:
     for network in liu.NETWORKS:
         sw = liu.sweep(network)
         report = liu.status(sw, store)
-        out.append(SweepStatus("liu_comparison", f"Liu et al., {network}", sw.describe(), report["stored"], report["planned"],
-                               compute_hours(report["runs"]), report["hours_left"],
+        out.append(SweepStatus("liu_comparison", f"Liu et al., {network}", sw.describe(), report["stored"],
+                               report["planned"], compute_hours(report["runs"]), report["hours_left"],
                                f"scripts/liu_sweep.sh {network}"))
     return out
 

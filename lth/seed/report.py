@@ -58,14 +58,13 @@ def remaining_hours(runs, protocols=PROTOCOLS, densities=DENSITIES, trials=range
     missing = [cell for cell in cells(protocols, densities, trials) if cell not in have]
     total = 0.0
     like = {"random_mask": "ticket"}  # a role with no stored run is costed as the role it trains like
+    by_role = {}
+    for (_, role), hours in cost.items():
+        by_role.setdefault(role, []).extend(hours)
     for protocol, role, _, _ in missing:
-        estimate = None
-        for name in (role, like.get(role)):
-            estimate = estimate if estimate is not None else mean(cost.get((protocol, name), []))
-        for name in (role, like.get(role)):
-            if estimate is None:
-                estimate = mean([h for (p, r), hours in cost.items() if r == name for h in hours])
-        total += overall if estimate is None else estimate
+        names = [role, *([like[role]] if role in like else [])]
+        candidates = [cost.get((protocol, name)) for name in names] + [by_role.get(name) for name in names]
+        total += next((mean(hours) for hours in candidates if hours), overall)
     return total, len(missing)
 
 
@@ -385,11 +384,12 @@ def published_among_summary(among, cell) -> str:
     part = among[np.isclose(among.learning_rate, cell.learning_rate) & (among.batch == cell.batch)]
     if part.empty:
         return f"no screen run at learning rate {cell.learning_rate:g}, batch {cell.batch} is stored yet"
-    pooled = part.groupby("epoch")[["trials", "trials >= a", "trials >= b"]].sum()
-    return f"learning rate {cell.learning_rate:g}, batch {cell.batch}, both environments: " + "; ".join(f"epoch {epoch}: {row['trials >= a']} of {row.trials} reach panel a's "
-                     f"{part[part.epoch == epoch]['published a'].iloc[0]:.2%} and {row['trials >= b']} of "
-                     f"{row.trials} panel b's {part[part.epoch == epoch]['published b'].iloc[0]:.2%}"
-                     for epoch, row in pooled.iterrows())
+    pooled = part.groupby("epoch").agg(trials=("trials", "sum"), reach_a=("trials >= a", "sum"),
+                                       reach_b=("trials >= b", "sum"), a=("published a", "first"),
+                                       b=("published b", "first"))
+    return (f"learning rate {cell.learning_rate:g}, batch {cell.batch}, both environments: "
+            + "; ".join(f"epoch {r.Index}: {r.reach_a} of {r.trials} reach panel a's {r.a:.2%} and {r.reach_b} of "
+                        f"{r.trials} panel b's {r.b:.2%}" for r in pooled.itertuples()))
 
 
 def best_epoch_gaps(runs, published_fig6) -> "pd.DataFrame":
