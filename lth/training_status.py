@@ -120,42 +120,18 @@ def _screen(store) -> SweepStatus:
                        len(stored), len(planned), compute_hours(stored), left, "scripts/seed_screen.sh")
 
 
-def _frankle_carbin(store) -> list[SweepStatus]:
-    from lth import frankle_carbin
+def _module_sweeps(store, module_name: str, chapter: str, label: str, script: str) -> list[SweepStatus]:
+    """One row per network of a chapter module with ``NETWORKS``, ``sweep(network)`` and ``status(sweep, store)``
+    (:mod:`lth.frankle_carbin`, :mod:`lth.liu`, :mod:`lth.supermasks`)."""
+    import importlib
 
+    module = importlib.import_module(f"lth.{module_name}")
     out = []
-    for network in frankle_carbin.NETWORKS:
-        sw = frankle_carbin.sweep(network)
-        report = frankle_carbin.status(sw, store)
-        out.append(SweepStatus("frankle_carbin", f"Frankle & Carbin, {network}", sw.describe(), report["stored"],
-                               report["planned"], compute_hours(report["runs"]), report["hours_left"],
-                               f"scripts/fc_sweep.sh {network}"))
-    return out
-
-
-def _liu(store) -> list[SweepStatus]:
-    from lth import liu
-
-    out = []
-    for network in liu.NETWORKS:
-        sw = liu.sweep(network)
-        report = liu.status(sw, store)
-        out.append(SweepStatus("liu_comparison", f"Liu et al., {network}", sw.describe(), report["stored"],
-                               report["planned"], compute_hours(report["runs"]), report["hours_left"],
-                               f"scripts/liu_sweep.sh {network}"))
-    return out
-
-
-def _supermasks(store) -> list[SweepStatus]:
-    from lth import supermasks
-
-    out = []
-    for network in supermasks.NETWORKS:
-        sw = supermasks.sweep(network)
-        report = supermasks.status(sw, store)
-        out.append(SweepStatus("supermasks", f"supermasks, {network}", sw.describe(), report["stored"],
-                               report["planned"], compute_hours(report["runs"]), report["hours_left"],
-                               f"scripts/supermask_sweep.sh {network}"))
+    for network in module.NETWORKS:
+        sw = module.sweep(network)
+        report = module.status(sw, store)
+        out.append(SweepStatus(chapter, f"{label}, {network}", sw.describe(), report["stored"], report["planned"],
+                               compute_hours(report["runs"]), report["hours_left"], f"{script} {network}"))
     return out
 
 
@@ -164,7 +140,10 @@ def sweep_table(store=None) -> pd.DataFrame:
     from lth.store import ResultsStore
 
     store = store or ResultsStore()
-    rows = [_screen(store), *_seed(store), *_frankle_carbin(store), *_liu(store), *_supermasks(store)]
+    rows = [_screen(store), *_seed(store),
+            *_module_sweeps(store, "frankle_carbin", "frankle_carbin", "Frankle & Carbin", "scripts/fc_sweep.sh"),
+            *_module_sweeps(store, "liu", "liu_comparison", "Liu et al.", "scripts/liu_sweep.sh"),
+            *_module_sweeps(store, "supermasks", "supermasks", "supermasks", "scripts/supermask_sweep.sh")]
     return pd.DataFrame([vars(r) for r in rows])
 
 
