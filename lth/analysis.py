@@ -45,6 +45,25 @@ def mann_whitney(frame: pd.DataFrame, a: str, b: str, by: list, model_col: str =
     return table
 
 
+MODEL_NAMES = {"ticket": "ticket", "random": "random re-init", "random_mask": "random mask", "pruning": "pruning",
+               "dense": "dense"}
+
+
+def mann_whitney_for_reading(table: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
+    """:func:`mann_whitney`'s table as a reader's: named columns, effects and interval in pp to two decimals,
+    the interval as one "[low, high]" column; ``published_effect_pp`` (if present) beside our effect."""
+    columns = {"protocol": "protocol", "density": "density", "n": "trials (fewer group)",
+               f"median_{a}": f"{MODEL_NAMES[a]} median", f"median_{b}": f"{MODEL_NAMES[b]} median",
+               "effect_pp": "effect (pp)", "published_effect_pp": "published effect (pp)", "ci": "95 % CI (pp)",
+               "U": "U", "p_value": "p", "p_holm": "p, Holm-corrected"}
+    out = table.copy()
+    if len(out):
+        out["ci"] = [f"[{lo:+.2f}, {hi:+.2f}]" for lo, hi in zip(out.ci_low_pp, out.ci_high_pp)]
+        out = out.round({"effect_pp": 2, "published_effect_pp": 2})
+    kept = [c for c in columns if c != "published_effect_pp" or c in out.columns]  # all, on an empty table too
+    return out.reindex(columns=kept).rename(columns=columns)
+
+
 def trial_counts(fig6: pd.DataFrame, protocols, densities, models=SEED_ROLES[1:]) -> pd.DataFrame:
     """Trials stored per (protocol, model) and density, every expected cell listed (0 where none).
 
@@ -80,6 +99,11 @@ def collapses(fig7: pd.DataFrame, drop: float = 0.1) -> pd.DataFrame:
             "final": float(accuracy[-1]), "collapsed": bool(accuracy[-1] < accuracy.max() - drop),
             "onset": float(curve.epoch.iloc[int(below.argmax())]) if below.any() else float("nan")})
     return pd.DataFrame(rows, columns=keys + ["best", "best_epoch", "final", "collapsed", "onset"])
+
+
+# :func:`collapses`' columns as a reader's table names them (accuracies are fractions: show them as percent)
+COLLAPSE_LABELS = {"best": "best accuracy", "best_epoch": "best epoch", "final": "final accuracy",
+                   "onset": "collapse onset (epoch)"}
 
 
 def unpruned_twin_verdict(collapse: pd.DataFrame) -> str:
@@ -282,9 +306,10 @@ def liu_claims(unstructured: pd.DataFrame, structured: pd.DataFrame | None = Non
                                            {"lr": high, "schedule": s, "method": m}, keys)
                                    for m in ("ticket", "random")]), None) for s in schedules])
         own = structured[structured.network == network]
-        claim("structured_alike", "structured (L1-norm filters): the ticket and random re-initialisation "
+        kind = "units" if network == "lenet300" else "filters"  # a dense network's structure is its hidden units
+        claim("structured_alike", f"structured (L1-norm {kind}): the ticket and random re-initialisation "
               "(Scratch-E) are alike at both learning rates", "alike",
-              [(f"{kept:,} filters kept", _paired(own, {"filters_kept": kept, "budget": "ticket"},
+              [(f"{kept:,} {kind} kept", _paired(own, {"filters_kept": kept, "budget": "ticket"},
                                                   {"filters_kept": kept, "budget": "scratch-e"}, ["lr", "trial"]),
                 None)
                for kept in sorted(set(own.loc[own.method != "unpruned", "filters_kept"]), reverse=True)])

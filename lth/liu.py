@@ -517,6 +517,20 @@ def structured_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def epoch_time_sentence(structured: pd.DataFrame, network: str) -> str:
+    """The measured seconds per epoch of the structured (filter-pruned) ``network`` against the dense one
+    (:func:`lth.figures.liu_structured_frame` rows; the first stored measurement of each), as a sentence."""
+    rows = structured[structured.network == network].dropna(subset=["seconds_per_epoch"])
+    speed = rows.groupby("method").seconds_per_epoch.first()
+    label = models_label(network)
+    if not {"unpruned", "ticket"} <= set(speed.index):
+        return f"The epoch times of the dense and the filter-pruned {label} are not measured yet at this scale."
+    dense, small = speed["unpruned"], speed["ticket"]
+    return (f"An epoch of the filter-pruned {label} took {small:.2f} s against the dense network's {dense:.2f} s "
+            f"on this machine: " + (f"{dense / small:.2f}x faster." if small < dense else
+                                    f"no faster ({dense / small:.2f}x the dense network's speed)."))
+
+
 def coverage(sw: Sweep, runs: list) -> str:
     """How much of ``sw`` its stored ``runs`` cover, as a phrase for the chapter."""
     missing = len(sw.planned()) - len(runs)

@@ -73,8 +73,12 @@ class _Table:
     def __init__(self, text, caption):
         from html import escape
 
+        import pandas as pd
+
         self.text, self.caption = text, caption
-        html = text.to_html(border=0, escape=True)
+        # a default 0..n-1 index is row numbering, not data: the reader sees only named indexes
+        self.index = not (isinstance(text.index, pd.RangeIndex) and text.index.name is None)
+        html = text.to_html(border=0, escape=True, index=self.index)
         if caption:
             start = html.index(">") + 1
             html = f"{html[:start]}\n  <caption>{escape(caption)}</caption>{html[start:]}"
@@ -84,7 +88,7 @@ class _Table:
         return self.html
 
     def __repr__(self):
-        return (f"{self.caption}\n" if self.caption else "") + self.text.to_string()
+        return (f"{self.caption}\n" if self.caption else "") + self.text.to_string(index=self.index)
 
 
 def show_table(frame, caption: str | None = None, percent=(), digits: int = 4, missing: str = "–") -> None:

@@ -42,6 +42,15 @@ def _axis(ax):
     return ax
 
 
+def _percent_axis(ax) -> None:
+    """Accuracies stored as fractions, read as the tables print them: in per cent."""
+    from matplotlib.ticker import PercentFormatter
+
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    if not ax.get_ylabel().endswith("(%)"):
+        ax.set_ylabel(f"{ax.get_ylabel()} (%)")
+
+
 def seed_fig6(frame: pd.DataFrame, protocol: str, ax=None, models=None, published: pd.DataFrame | None = None):
     """Boxplots of test accuracy per density with every trial as a dot, the dense model's mean ± std as a band.
 
@@ -75,6 +84,7 @@ def seed_fig6(frame: pd.DataFrame, protocol: str, ax=None, models=None, publishe
     which = "" if shown else f", {' and '.join(models)} only"
     ax.set(title=f"Test accuracy after (re)training, {protocol} protocol{which}", xlabel="density of fc1 + fc2 (%)",
            ylabel="test accuracy")
+    _percent_axis(ax)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
     return ax
 
@@ -112,6 +122,7 @@ def seed_fig7(frame: pd.DataFrame, protocol: str, trial: int, pruning_epochs=Non
     _mark_pruning_steps(ax, pruning_epochs)
     ax.set(title=f"Validation accuracy while training at 50 % density ({protocol}, trial {trial})",
            xlabel=EPOCH_LABEL, ylabel="validation accuracy")
+    _percent_axis(ax)
     ax.legend(fontsize=8)
     return ax
 
@@ -141,6 +152,7 @@ def screen_curves(curves: pd.DataFrame, published: pd.DataFrame, ax=None):
                      lw=0.5, alpha=0.3, legend=False, ax=ax)
     ax.set(title="50 % pruning network, first 150 epochs: the screen's cells against the published curves",
            xlabel=EPOCH_LABEL, ylabel="test accuracy", ylim=(0.95, 1.0), xlim=(0, 150))
+    _percent_axis(ax)
     ax.legend(loc="lower right", fontsize=7)
     return ax
 
@@ -152,6 +164,7 @@ def control_curves(frame: pd.DataFrame, pruning_epochs=None, ax=None):
     _mark_pruning_steps(ax, pruning_epochs)
     ax.set(title="Faithful pruning network at 50 % density, trial 0: lth against Keras fit",
            xlabel=EPOCH_LABEL, ylabel="validation (= test) accuracy")
+    _percent_axis(ax)
     ax.legend(fontsize=8)
     return ax
 
@@ -166,6 +179,7 @@ def batch_comparison(frame: pd.DataFrame, pruning_epochs=None, ax=None):
     _mark_pruning_steps(ax, pruning_epochs)
     ax.set(title="Pruning network at 50 % density, faithful protocol: batch 32 against 600",
            xlabel=EPOCH_LABEL, ylabel="validation (= test) accuracy")
+    _percent_axis(ax)
     ax.legend(fontsize=8)
     return ax
 
@@ -180,6 +194,7 @@ def unpruned_comparison(frame: pd.DataFrame, protocol: str, pruning_epochs=None,
     _mark_pruning_steps(ax, pruning_epochs)
     ax.set(title=f"50 % density, {protocol} protocol: pruning network against its unpruned twin",
            xlabel=EPOCH_LABEL, ylabel="validation accuracy")
+    _percent_axis(ax)
     ax.legend(fontsize=8)
     return ax
 

@@ -281,9 +281,13 @@ def decide_cells(claim: Claim, frame: pd.DataFrame, alpha: float = ALPHA, n_boot
         cells[corrected] = pd.Series(holm(cells[raw].fillna(1.0)), index=cells.index).where(cells[raw].notna())
     cells["decision"] = [_decide(claim, row, alpha) for row in cells.itertuples()]
     # A decision needs Holm's strictest step (alpha / k) and the interval (one side: (1 - LEVEL) / 2).
+    # The power estimate can fall at or below the trials already stored (this draw was less lucky than
+    # the estimate's normal approximation assumes); those trials did not decide the cell, so one more
+    # than stored is the least that can.
     level = min(alpha / len(cells), (1 - LEVEL) / 2)
     cells["trials_needed"] = [
-        trials_needed(row.sd, _decision_distance(claim, row.effect), level, paired=claim.b is None)
+        max(trials_needed(row.sd, _decision_distance(claim, row.effect), level, paired=claim.b is None),
+            np.nanmin([row.n_a, row.n_b]) + 1)
         if decision == "undecided" else np.nan for row, decision in zip(cells.itertuples(), cells.decision)]
     return cells[columns]
 
@@ -403,6 +407,14 @@ def quote(row) -> str:
     return text
 
 
+def held_sentence(table: pd.DataFrame, what: str) -> str:
+    """How many claims of a claims ``table`` hold, as a sentence opening ("3 of the 5 Conv claims hold here"),
+    or, for a table with no claim, that none can be checked yet."""
+    if not len(table):
+        return f"No {what} can be checked yet: none of their runs is stored at this page's scale."
+    return f"{int((table.verdict == 'holds').sum())} of the {len(table)} {what} hold here."
+
+
 def claims_for_reading(table: pd.DataFrame, keep=()) -> pd.DataFrame:
     """The columns of a claims table a reader needs, named with their unit; ``keep``: leading columns to keep.
 
@@ -424,7 +436,8 @@ def claims_for_reading(table: pd.DataFrame, keep=()) -> pd.DataFrame:
                          f"published{suffix}": table.published,
                          "cell shown": table.cell, f"effect{suffix}": table.effect,
                          f"95 % CI{suffix}": [interval(lo, hi) for lo, hi in zip(table.ci_low, table.ci_high)],
-                         "test": table.test, "p, Holm": table.p_holm, "p against, Holm": table.p_holm_against,
+                         "test": table.test, "p for the claim (Holm)": table.p_holm,
+                         "p against the claim (Holm)": table.p_holm_against,
                          "verdict": table.verdict,
                          "cells held / refuted / all": [f"{h} / {r} / {c}" if r == r else f"{h} / – / {c}" for h, r, c
                                                         in zip(table.passed, table.refuted, table.checks)],

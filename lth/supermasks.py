@@ -400,13 +400,62 @@ def coverage_text(sw: SupermaskSweep, store=None) -> str:
     stored, planned = int(table.stored.sum()), int(table.planned.sum())
     if stored == planned:
         return f"all {planned} runs stored"
-    return (f"{stored} of {planned} runs stored; the rest are not run yet (python -m lth sweep-supermasks --network "
-            f"{sw.network}), so the figures and tables show what is stored")
+    parts = ", ".join(f"{p} {s} of {n}" for p, s, n in table[["part", "stored", "planned"]].itertuples(index=False))
+    return (f"{stored} of {planned} runs stored ({parts}; dense runs and large_final retraining are shared "
+            f"with the Frankle & Carbin chapter where the configurations match); the rest are not run yet (python -m lth sweep-supermasks "
+            f"--network {sw.network}), so the figures and tables show what is stored")
 
 
 def as_percent(value, missing: str = "not stored yet") -> str:
     """An accuracy for the prose: ``93.4 %``, or ``missing`` for None or NaN."""
     return missing if value is None or value != value else f"{value:.1%}"
+
+
+def _best_of(best: pd.DataFrame, criterion: str, weights: str):
+    row = best[(best.criterion == criterion) & (best.weights == weights)]
+    return float(row.test_accuracy.iloc[0]) if len(row) else None
+
+
+def untrained_sentence(frame: pd.DataFrame, network: str) -> str:
+    """The prose under a network's untrained-supermask figure (:func:`supermask_frame` rows): the best density's
+    mean of ``large_final_same_sign`` under each weight treatment with Zhou et al.'s numbers beside, or one
+    sentence saying nothing is stored yet. It reports, and leaves the verdicts to the claims table."""
+    best = best_density(frame[frame.weights != LEARNED])
+    lfss = {w: _best_of(best, "large_final_same_sign", w) for w in ("init", "signed_constant", "reshuffle", "reinit")}
+    if network == "lenet300":
+        published = "Zhou et al., on MNIST: about 80 % and 86 %"
+    else:
+        published = ("Zhou et al., on CIFAR-10: 41 % with signed constants; Fashion-MNIST is an easier task, so "
+                     "only the distance from chance compares")
+    if all(v is None for v in lfss.values()):
+        return (f"No untrained evaluation of {NETWORK_LABELS[network]} is stored yet at this page's scale "
+                f"({published}).")
+    text = (f"With large_final_same_sign the untrained {NETWORK_LABELS[network]} reaches "
+            f"{as_percent(lfss['init'])} with its initial weights and {as_percent(lfss['signed_constant'])} with "
+            f"signed constants at the best density ({published})")
+    large_final = _best_of(best, "large_final", "init")
+    if large_final is not None:
+        text += f"; large_final, plain magnitude pruning, reaches {as_percent(large_final)}"
+    return (text + f". Reshuffling the kept values within their layer gives {as_percent(lfss['reshuffle'])} and "
+            f"re-initialising them {as_percent(lfss['reinit'])}.")
+
+
+def learned_sentence(frames: dict, datasets: dict) -> str:
+    """The prose under the learned-mask figure: per network (``frames`` maps it to its :func:`supermask_frame`,
+    ``datasets`` to its data set's label) the mean accuracy and expected density over trials with Zhou et al.'s
+    number beside, or that none is stored yet."""
+    parts = []
+    for network, frame in frames.items():
+        learned = frame[frame.weights == LEARNED]
+        head = f"{NETWORK_LABELS[network]} on {datasets[network]}"
+        published = f"Zhou et al., on {PUBLISHED_DATASET[network]}: {PUBLISHED[(network, LEARNED)]:.0%}"
+        if len(learned):
+            parts.append(f"{head}: {as_percent(learned.test_accuracy.mean())}, keeping "
+                         f"{as_percent(learned.density.mean())} of the weights in expectation, mean over "
+                         f"{learned.trial.nunique()} trial{'s' if learned.trial.nunique() > 1 else ''} ({published})")
+        else:
+            parts.append(f"{head}: no learned mask stored yet ({published})")
+    return "Learned masks, without a single weight trained. " + "; ".join(parts) + "."
 
 
 # ------------------------------------------------------------------ Zhou et al.'s numbers and the chapter's claims

@@ -53,6 +53,18 @@ def test_median_iqr_and_mann_whitney():
     assert analysis.mann_whitney(same, "ticket", "random", ["density"]).p_value.iloc[0] == 1.0
 
 
+def test_mann_whitney_for_reading_names_its_columns_and_keeps_them_on_an_empty_table():
+    frame = pd.DataFrame({"model": ["ticket"] * 4 + ["random_mask"] * 4, "density": 0.5,
+                          "test_accuracy": [0.99, 0.98, 0.985, 0.99, 0.90, 0.91, 0.92, 0.905]})
+    test = analysis.mann_whitney(frame, "ticket", "random_mask", ["density"])
+    shown = analysis.mann_whitney_for_reading(test, "ticket", "random_mask").iloc[0]
+    assert shown["random mask median"] == pytest.approx(0.9075) and shown["effect (pp)"] == 8.0
+    assert shown["95 % CI (pp)"] == f"[{test.ci_low_pp[0]:+.2f}, {test.ci_high_pp[0]:+.2f}]"
+    assert shown["p"] == pytest.approx(2 / 70) and "published effect (pp)" not in shown.index
+    empty = analysis.mann_whitney_for_reading(test.iloc[:0], "ticket", "random")
+    assert empty.empty and {"density", "ticket median", "random re-init median"} <= set(empty.columns)
+
+
 def test_mann_whitney_corrects_across_the_groups_of_one_call():
     frame = pd.DataFrame([{"model": m, "density": d, "test_accuracy": v}
                           for d, shift in [(0.5, 0.0), (0.1, 0.05)]

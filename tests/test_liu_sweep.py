@@ -160,3 +160,12 @@ def test_liu_claims_refute_a_ticket_that_loses_and_leave_structured_untested_wit
     claims = analysis.liu_claims(unstructured).set_index("key")
     assert claims.loc["vgg16_low_lr_ticket_wins", "verdict"] == "does not hold"
     assert claims.loc["vgg16_structured_alike", "verdict"].startswith("not tested")
+
+
+def test_the_epoch_time_sentence_compares_the_filter_pruned_network_with_the_dense_one():
+    frame = pd.DataFrame({"network": ["vgg16"] * 3, "method": ["unpruned", "ticket", "ticket"],
+                          "seconds_per_epoch": [2.0, 1.25, 1.5]})
+    assert liu.epoch_time_sentence(frame, "vgg16").endswith("took 1.25 s against the dense network's 2.00 s on this "
+                                                             "machine: 1.60x faster.")
+    assert "no faster (0.80x" in liu.epoch_time_sentence(frame.assign(seconds_per_epoch=[2.0, 2.5, 2.5]), "vgg16")
+    assert "not measured yet" in liu.epoch_time_sentence(frame, "resnet20")

@@ -80,3 +80,12 @@ def test_the_compression_axis_is_labelled_before_a_sweep_reaches_2x():
     top = next(child for child in ax.child_axes)
     labels = {t.get_text() for t in top.get_xticklabels() if t.get_visible()}
     assert "1.25x" in labels  # 80 % of the weights: 1.25x
+
+
+def test_row_numbers_are_hidden_and_a_named_index_is_kept(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda table: shown.append(table))
+    show_table(pd.DataFrame({"model": ["ticket", "random"], "accuracy": [0.98, 0.97]}))
+    assert "<th>0</th>" not in shown[0]._repr_html_() and not repr(shown[0]).splitlines()[1].startswith("0")
+    show_table(pd.DataFrame({"accuracy": [0.98]}, index=pd.Index(["ticket"], name="model")))
+    assert "<th>ticket</th>" in shown[1]._repr_html_()

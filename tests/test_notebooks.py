@@ -167,14 +167,15 @@ def test_background_glued_scales_match_the_store(executed):
     # the chapter's own dense runs, by their descriptions: other chapters store Adam LeNet-300-100 runs of the
     # same length in the shared quick store (the supermasks chapter's dense and retraining runs)
     store = ResultsStore(store_root / "runs")
-    train = TrainingHparams(iterations=defaults["PRUNE_ITERATIONS"], eval_every=100, best_monitor="val_loss")
+    train = TrainingHparams(iterations=defaults["PRUNE_ITERATIONS"], eval_every=100, best_monitor="val_loss",
+                            eval_test_each=True)
     data_hp = DatasetHparams(name="mnist", subset=defaults["SUBSET"])
     lotteries = [experiments.Lottery(data_hp, ModelHparams("lenet300"), train, PruningHparams(), seed, store)
-                 for seed in range(defaults["TRIALS"])]
+                 for seed in range(defaults["PRUNE_TRIALS"])]
     dense = [lottery.stored(0, "ticket") for lottery in lotteries]
     assert all(run is not None for run in dense)
     assert _number(r"([\d,]+) iterations", values["bg_scale"]) == defaults["PRUNE_ITERATIONS"]
-    assert _number(r"(\d+) trial", values["bg_scale"]) == len(dense) == defaults["TRIALS"]
+    assert _number(r"(\d+) trial", values["bg_scale"]) == len(dense) == defaults["PRUNE_TRIALS"]
     widths = [r for r in ResultsStore(store_root / "runs").runs("train") if r.config["model"]["name"] == "mlp"
               and r.config["training"]["iterations"] == defaults["WIDTH_ITERATIONS"]]
     listed = re.search(r"widths ([\d, ]+);", values["bg_width_scale"]).group(1)
@@ -210,8 +211,10 @@ def test_supermasks_glued_accuracies_match_a_numpy_recomputation(executed):
                 kernels = {n: np.where(masks[n], kept[n], np.float32(0)) for n in LENET300_LAYERS}
                 accuracy[name][i] += mlp_accuracy(test.x, test.y, kernels, zeros) / p["TRIALS"]
     tolerance = 0.0005 + 1 / len(test)  # the glue's rounding to 0.1 %, and one image of float32 rounding
-    assert _percent(values["sm_lfss_init"]) == pytest.approx(accuracy["init"].max(), abs=tolerance)
-    assert _percent(values["sm_lfss_const"]) == pytest.approx(accuracy["signed_constant"].max(), abs=tolerance)
+    init, const = re.search(r"reaches ([\d.]+%) with its initial weights and ([\d.]+%) with signed constants",
+                            values["sm_untrained_sentence"]).groups()
+    assert _percent(init) == pytest.approx(accuracy["init"].max(), abs=tolerance)
+    assert _percent(const) == pytest.approx(accuracy["signed_constant"].max(), abs=tolerance)
     assert _number(r"(\d+) trials", values["sm_scale"]) == p["TRIALS"]
 
 

@@ -21,3 +21,7 @@ def test_fig7_draws_each_model_in_the_colour_of_its_published_curve():
         assert colour[label] == colour[f"published: {label}"] == mcolors.to_hex(plots.MODEL_COLORS[label])
     retrained = {colour[plots.MODEL_LABELS[m]] for m in ("pruning", "ticket", "random")}
     assert colour[plots.MODEL_LABELS["dense"]] not in retrained
+    # accuracies are stored as fractions and read in per cent, as the chapter's tables print them
+    ax.figure.canvas.draw()
+    assert ax.get_ylabel() == "validation accuracy (%)"
+    assert all(t.get_text().endswith("%") for t in ax.get_yticklabels() if t.get_text())

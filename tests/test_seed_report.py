@@ -86,10 +86,11 @@ def test_runs_stored_counts_each_protocols_cells_and_says_which_are_empty():
     # per trial: the dense model and, at each density, the pruning network, ticket, random re-initialisation and
     # random-mask baseline
     counts = report.runs_stored(runs, ["faithful", "faithful-lr0.001"], [0.5, 0.1], range(2))
-    assert counts.to_dict("records") == [{"protocol": "faithful", "stored": 4, "expected": 18},
-                                         {"protocol": "faithful-lr0.001", "stored": 0, "expected": 18}]
+    assert counts.to_dict("records") == [{"protocol": "faithful", "stored": 4, "expected": 18, "trials": 2},
+                                         {"protocol": "faithful-lr0.001", "stored": 0, "expected": 18, "trials": 2}]
     sentence = report.stored_sentence(counts)
-    assert sentence.startswith("faithful: 4 of 18 runs stored; faithful-lr0.001: 0 of 18 runs stored.")
+    assert sentence.startswith("faithful: 4 of the 18 runs that 2 trials per cell ask for; faithful-lr0.001: 0 of "
+                               "the 18 runs that 2 trials per cell ask for.")
     assert "No run of faithful-lr0.001 is stored yet" in sentence
     assert "No run" not in report.stored_sentence(counts.iloc[:1])
 

@@ -184,6 +184,12 @@ def test_engine_agreement_sets_lth_runs_beside_the_driver_at_each_rate():
     # short quick-parameter runs (2 epochs) are not read at epoch 100
     assert report.engine_agreement(table, [run("faithful", 0.97, epochs=2)]).set_index("trained by").loc[
         "lth's engine (protocol faithful)"].verdict == "no lth run"
+    # in words: each rate's verdict with its largest gap, or that it could not be checked
+    sentence = report.engine_agreement_sentence(report.engine_agreement(table, runs))
+    assert "at learning rate 0.01 they differ (largest gap 1.00 pp, at epoch 20; 1 lth run against 3" in sentence
+    assert "at learning rate 0.001 they agree (largest gap 0.15 pp" in sentence
+    assert "at learning rate 0.001: no lth run stored yet, so not checked" in report.engine_agreement_sentence(
+        report.engine_agreement(table, runs[2:3]))
 
 
 def test_where_the_published_curves_fall_among_our_trials():

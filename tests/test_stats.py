@@ -58,6 +58,13 @@ def test_a_small_sample_is_undecided_with_a_power_estimate_above_its_size():
     assert "about" in stats.quote(row) and "trials per group would decide it" in stats.quote(row)
 
 
+def test_trials_needed_is_never_at_or_below_the_trials_that_left_a_cell_undecided(monkeypatch):
+    a, b = _normal(0.982, 0.003, 3, 6), _normal(0.980, 0.003, 3, 7)
+    monkeypatch.setattr(stats, "trials_needed", lambda *args, **kwargs: 2.0)  # an estimate below the 3 stored
+    row = _row("greater", a, b)
+    assert row["verdict"] == "undecided at 3 trials" and row["trials_needed"] == 4
+
+
 def test_holm_matches_a_hand_computation():
     # sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04; kept monotone: 0.06 for the last
     assert stats.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
@@ -195,3 +202,9 @@ def test_an_alike_claim_without_a_margin_says_so_in_its_test():
     claim = stats.Claim("k", "alike", "alike", margin)
     text = stats.describe_test(claim, 2)
     assert "nan" not in text and "no margin yet" in text and "needs 2 trials, 1 stored" in text
+
+
+def test_held_sentence_counts_the_claims_that_hold_or_says_none_can_be_checked():
+    table = pd.DataFrame({"verdict": ["holds", "undecided at 3 trials", "holds"]})
+    assert stats.held_sentence(table, "Conv claims") == "2 of the 3 Conv claims hold here."
+    assert stats.held_sentence(table.iloc[:0], "VGG claims").startswith("No VGG claims can be checked yet")

@@ -263,3 +263,20 @@ def test_estimate_cost_times_every_part_and_prices_what_is_missing(store):
     assert supermasks.read_cost()["lenet300"]["steps"] == 200  # recorded under results/bench of the store's root
     assert "machine-hours" in supermasks.describe_cost(cost)
     assert not list(store.root.glob("*/*"))  # the timing ran in a scratch store
+
+
+def test_the_prose_reports_stored_accuracies_beside_zhou_et_al_or_says_none_is_stored():
+    rows = [("large_final_same_sign", w, 0.5, 0, acc) for w, acc in
+            [("init", 0.81), ("signed_constant", 0.86), ("reshuffle", 0.3), ("reinit", 0.2)]]
+    rows += [("large_final_same_sign", "init", 0.2, 0, 0.7), ("large_final", "init", 0.5, 0, 0.6),
+             (supermasks.LEARNED, supermasks.LEARNED, 0.45, 0, 0.93), (supermasks.LEARNED, supermasks.LEARNED, 0.47, 1, 0.95)]
+    frame = pd.DataFrame(rows, columns=supermasks.FRAME_COLUMNS)
+    text = supermasks.untrained_sentence(frame, "lenet300")
+    assert "reaches 81.0% with its initial weights and 86.0% with signed constants at the best density" in text
+    assert "plain magnitude pruning, reaches 60.0%" in text and "gives 30.0% and re-initialising them 20.0%" in text
+    assert "Zhou et al., on MNIST: about 80 % and 86 %" in text
+    empty = frame.iloc[:0]
+    assert supermasks.untrained_sentence(empty, "conv4").startswith("No untrained evaluation of Conv-4 is stored yet")
+    learned = supermasks.learned_sentence({"lenet300": frame, "conv4": empty}, {"lenet300": "MNIST", "conv4": "X"})
+    assert "LeNet-300-100 on MNIST: 94.0%, keeping 46.0% of the weights in expectation, mean over 2 trials" in learned
+    assert "Conv-4 on X: no learned mask stored yet (Zhou et al., on CIFAR-10: 65%)" in learned

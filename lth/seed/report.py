@@ -260,6 +260,26 @@ def engine_agreement(table, lth_runs, density: float = 0.5) -> "pd.DataFrame":
     return pd.DataFrame(rows, columns=ENGINE_COLUMNS)
 
 
+def _count(n, noun: str) -> str:
+    return f"{int(n)} {noun}{'' if int(n) == 1 else 's'}"
+
+
+def engine_agreement_sentence(agreement) -> str:
+    """:func:`engine_agreement`'s verdicts in words, per learning rate, with the largest gap between the two
+    engines' medians and its epoch."""
+    parts = []
+    for lr, rows in agreement.groupby("learning rate", sort=False):
+        ours, driver = rows.iloc[-1], rows.iloc[0]
+        if ours.verdict in ("no lth run", "no driver cell"):
+            parts.append(f"at learning rate {lr:g}: {ours.verdict} stored yet, so not checked")
+            continue
+        gaps = {e: 100 * abs(ours[f"epoch {e}"] - driver[f"epoch {e}"]) for e in CHECK_EPOCHS}
+        worst = max(gaps, key=gaps.get)
+        parts.append(f"at learning rate {lr:g} they {ours.verdict} (largest gap {gaps[worst]:.2f} pp, at epoch "
+                     f"{worst}; {_count(ours.trials, 'lth run')} against {_count(driver.trials, 'driver run')})")
+    return "; ".join(parts) if parts else "no learning rate has both an lth run and a driver cell yet"
+
+
 def _scale_note(cells) -> str:
     """Why a verdict is provisional: cells missing or with fewer than the pre-registered trials."""
     missing = [c for c in cells if c is None]
@@ -324,10 +344,10 @@ def screen_verdicts(table, lth_faithful_runs=(), published_fig6=None) -> "pd.Dat
         verdict = ("confirmed" if within == len(gaps) else
                    "ruled out" if (gaps.best_gap.abs() > ALIKE).sum() > len(gaps) / 2 else "undecided")
         rows.append({"hypothesis": "4. final against best epoch", "verdict": verdict,
-                     "evidence": f"best-epoch medians of our faithful runs within {ALIKE:.1%} of the published "
-                                 f"median in {within} of {len(gaps)} (model, density) cells; median gap "
-                                 f"{gaps.final_gap.median():+.2%} reporting the final epoch, "
-                                 f"{gaps.best_gap.median():+.2%} reporting the best"})
+                     "evidence": f"best-epoch medians of our faithful runs within {100 * ALIKE:.1f} pp of the "
+                                 f"published median in {within} of {len(gaps)} (model, density) cells; median gap "
+                                 f"{100 * gaps.final_gap.median():+.2f} pp reporting the final epoch, "
+                                 f"{100 * gaps.best_gap.median():+.2f} pp reporting the best"})
 
     driver = _cell(table, "main", 0.01)
     ours = [r for r in lth_faithful_runs if r.config["role"] == "pruning" and r.config["density"] == 0.5]
@@ -609,13 +629,15 @@ def runs_stored(runs, protocols, densities, trials) -> "pd.DataFrame":
     rows = []
     for protocol in protocols:
         wanted = cells([protocol], densities, trials)
-        rows.append({"protocol": protocol, "stored": sum(cell in have for cell in wanted), "expected": len(wanted)})
-    return pd.DataFrame(rows, columns=["protocol", "stored", "expected"])
+        rows.append({"protocol": protocol, "stored": sum(cell in have for cell in wanted), "expected": len(wanted),
+                     "trials": len(trials)})
+    return pd.DataFrame(rows, columns=["protocol", "stored", "expected", "trials"])
 
 
 def stored_sentence(counts) -> str:
     """``runs_stored``'s table as one plain sentence; a protocol with no run is named as not shown yet."""
-    parts = [f"{r.protocol}: {r.stored:,} of {r.expected:,} runs stored" for r in counts.itertuples()]
+    parts = [f"{r.protocol}: {r.stored:,} of the {r.expected:,} runs that {r.trials} trials per cell ask for"
+             for r in counts.itertuples()]
     empty = [r.protocol for r in counts.itertuples() if r.stored == 0]
     sentence = "; ".join(parts) + "."
     if empty:
