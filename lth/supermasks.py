@@ -402,8 +402,8 @@ def coverage_text(sw: SupermaskSweep, store=None) -> str:
         return f"all {planned} runs stored"
     parts = ", ".join(f"{p} {s} of {n}" for p, s, n in table[["part", "stored", "planned"]].itertuples(index=False))
     return (f"{stored} of {planned} runs stored ({parts}; dense runs and large_final retraining are shared "
-            f"with the Frankle & Carbin chapter where the configurations match); the rest are not run yet (python -m lth sweep-supermasks "
-            f"--network {sw.network}), so the figures and tables show what is stored")
+            f"with the Frankle & Carbin chapter where the configurations match); the rest are not run yet "
+            f"(python -m lth sweep-supermasks --network {sw.network}), so the figures and tables show what is stored")
 
 
 def as_percent(value, missing: str = "not stored yet") -> str:
