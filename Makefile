@@ -6,8 +6,10 @@ STAMP  := $(VENV)/.installed
 NOTEBOOKS := background frankle_carbin liu_comparison our_experiments supermasks benchmark
 export TF_USE_LEGACY_KERAS := 1
 export PYTHONHASHSEED := 0
+# oneDNN's kernels: the stacked engine's grouped convolutions need them on CPUs without AVX-512 (lth/__init__.py)
+export TF_ENABLE_ONEDNN_OPTS ?= 1
 # Quiet by default: TensorFlow's C++ log (oneDNN notices, failed cuInit calls, absl warnings) stays
-# out of the terminal; VERBOSE=1 brings it back. Only logging is changed, never oneDNN or numerics.
+# out of the terminal; VERBOSE=1 brings it back. Only logging is changed here, never numerics.
 VERBOSE ?=
 export VERBOSE
 export TF_CPP_MIN_LOG_LEVEL := $(if $(filter-out 0,$(VERBOSE)),0,3)

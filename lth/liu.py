@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lth import paths
+from lth import paths, wording
 from lth.frankle_carbin import DATASET_LABELS, INPUT_SHAPES
 from lth.frankle_carbin import models_label as _fc_label
 from lth.hparams import DatasetHparams, ModelHparams, PruningHparams, TrainingHparams
@@ -211,9 +211,9 @@ class Sweep:
                 f"{self.batch_size}, {self.iterations:,} iterations (about {epochs:.1f} epochs; Liu et al.: "
                 f"{published.epochs}), initial learning rate {rates} divided by 10 at 50 % and 75 %; unstructured: "
                 f"global magnitude pruning of {100 * self.pruning.fraction:g} % per round for "
-                f"{_count(self.levels, 'round')} (down to {100 * (1 - self.pruning.fraction) ** self.levels:.1f} % of the weights), the controls "
+                f"{wording.count(self.levels, 'round')} (down to {100 * (1 - self.pruning.fraction) ** self.levels:.1f} % of the weights), the controls "
                 f"{_every(self.control_levels)}; structured: {structured} of the filters of each removable "
-                f"convolution removed; {self.trials} trial{'s' if self.trials != 1 else ''} per cell")
+                f"convolution removed; {wording.count(self.trials, 'trial')} per cell")
 
 
 def training_examples(dataset: DatasetHparams) -> int:
@@ -221,10 +221,6 @@ def training_examples(dataset: DatasetHparams) -> int:
     if dataset.subset is not None:
         return dataset.subset
     return {"cifar10": 50_000}.get(dataset.name, 60_000) - (dataset.n_validation if dataset.validation == "holdout" else 0)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _every(levels: tuple) -> str:

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from lth import wording
 from lth.runs import SEED_ROLES
 from lth.seed.schedule import STEPS_PER_EPOCH
 
@@ -273,7 +274,7 @@ def _unpruned_band(ax, frame: pd.DataFrame, value: str, percent: bool) -> None:
     scale = 100 if percent else 1
     if std == std:  # not NaN
         ax.axhspan(scale * (mean - std), scale * (mean + std), color="grey", alpha=0.2)
-    ax.axhline(scale * mean, color="grey", lw=1, label=f"unpruned: mean ± std ({n} trial{'s' if n != 1 else ''})")
+    ax.axhline(scale * mean, color="grey", lw=1, label=f"unpruned: mean ± std ({wording.count(n, 'trial')})")
 
 
 def fc_against_density(frame: pd.DataFrame, value: str, ylabel: str, title: str, interval: str = "minmax",

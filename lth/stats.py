@@ -35,6 +35,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from lth import wording
+
 ALPHA = 0.05
 LEVEL = 0.95
 N_BOOT = 10_000
@@ -310,7 +312,7 @@ def _decide(claim: Claim, row, alpha: float) -> str:
 def describe_test(claim: Claim, cells: int) -> str:
     """The test behind a claim, in words, for the claims table."""
     rank = "Mann–Whitney U" if claim.b is not None else "Wilcoxon signed-rank"
-    holm_text = f"Holm over {cells} cell{'s' if cells != 1 else ''}"
+    holm_text = f"Holm over {wording.count(cells, 'cell')}"
     if claim.direction == "alike":
         if not np.isfinite(claim.margin.value):  # fewer than two trials to measure the margin with
             return f"TOST: two one-sided exact {rank} tests, no margin yet ({claim.margin.justification})"

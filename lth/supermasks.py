@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lth import paths, pruning, training
+from lth import paths, pruning, training, wording
 from lth.hparams import DatasetHparams, ModelHparams, PruningHparams, TrainingHparams
 from lth.runs import SUPERMASK_WEIGHTS as WEIGHTS
 from lth.runs import LearnedMaskRun, LotteryRun, SupermaskRun, derive_seed
@@ -246,15 +246,15 @@ class SupermaskSweep:
         data = DATASET_LABELS[d.dataset.name] + ("" if d.dataset.subset is None
                                                  else f", first {d.dataset.subset:,} images per split")
         text = (f"{NETWORK_LABELS.get(d.model.name, d.model.name)}{width} on {data}; masks from dense runs of "
-                f"{t.iterations:,} iterations (Adam {t.learning_rate:g}, batch {t.batch_size}), {self.trials} "
-                f"trial{'s' if self.trials != 1 else ''}, {len(self.criteria)} criteria x {len(self.weights)} weight "
+                f"{t.iterations:,} iterations (Adam {t.learning_rate:g}, batch {t.batch_size}), "
+                f"{wording.count(self.trials, 'trial')}, {len(self.criteria)} criteria x {len(self.weights)} weight "
                 f"treatments x {len(self.densities)} densities")
         if self.learned is not None and self.learned_trials:
             lt = self.learned.training
             text += (f"; learned masks: {lt.iterations:,} steps of {lt.optimizer.upper()} (learning rate "
                      f"{lt.learning_rate:g}, batch {lt.batch_size}), {self.learned_trials} trials")
         if self.retrain_criteria:
-            rounds = f"{self.retrain_levels} round{'s' if self.retrain_levels != 1 else ''}"
+            rounds = wording.count(self.retrain_levels, 'round')
             text += (f"; retraining by criterion: {len(self.retrain_criteria)} criteria, {rounds} of iterative "
                      f"pruning, {self.retrain_trials} trials")
         return text
@@ -452,7 +452,7 @@ def learned_sentence(frames: dict, datasets: dict) -> str:
         if len(learned):
             parts.append(f"{head}: {as_percent(learned.test_accuracy.mean())}, keeping "
                          f"{as_percent(learned.density.mean())} of the weights in expectation, mean over "
-                         f"{learned.trial.nunique()} trial{'s' if learned.trial.nunique() > 1 else ''} ({published})")
+                         f"{wording.count(learned.trial.nunique(), 'trial')} ({published})")
         else:
             parts.append(f"{head}: no learned mask stored yet ({published})")
     return "Learned masks, without a single weight trained. " + "; ".join(parts) + "."

@@ -5,6 +5,7 @@ from collections import Counter
 
 import numpy as np
 
+from lth import wording
 from lth.runs import SEED_ROLES
 from lth.seed.protocol import DENSITIES, PROTOCOLS, cells
 from lth.seed.schedule import STEPS_PER_EPOCH
@@ -16,7 +17,7 @@ def describe_scale(runs, epochs: int, subset) -> str:
             if subset is None else f"the first {subset:,} MNIST images per split")
     per_cell = Counter((r.config["protocol"], r.config["role"], r.config["density"]) for r in runs)
     low, high = min(per_cell.values(), default=0), max(per_cell.values(), default=0)
-    count = f"{high} trial{'s' if high != 1 else ''}" if low == high else f"{low} to {high} trials"
+    count = wording.count(high, 'trial') if low == high else f"{low} to {high} trials"
     return f"LeNet-5-like network on {data}, {epochs} epochs of {STEPS_PER_EPOCH} steps, {count} per cell"
 
 
@@ -260,10 +261,6 @@ def engine_agreement(table, lth_runs, density: float = 0.5) -> "pd.DataFrame":
     return pd.DataFrame(rows, columns=ENGINE_COLUMNS)
 
 
-def _count(n, noun: str) -> str:
-    return f"{int(n)} {noun}{'' if int(n) == 1 else 's'}"
-
-
 def engine_agreement_sentence(agreement) -> str:
     """:func:`engine_agreement`'s verdicts in words, per learning rate, with the largest gap between the two
     engines' medians and its epoch."""
@@ -276,7 +273,7 @@ def engine_agreement_sentence(agreement) -> str:
         gaps = {e: 100 * abs(ours[f"epoch {e}"] - driver[f"epoch {e}"]) for e in CHECK_EPOCHS}
         worst = max(gaps, key=gaps.get)
         parts.append(f"at learning rate {lr:g} they {ours.verdict} (largest gap {gaps[worst]:.2f} pp, at epoch "
-                     f"{worst}; {_count(ours.trials, 'lth run')} against {_count(driver.trials, 'driver run')})")
+                     f"{worst}; {wording.count(ours.trials, 'lth run')} against {wording.count(driver.trials, 'driver run')})")
     return "; ".join(parts) if parts else "no learning rate has both an lth run and a driver cell yet"
 
 
