@@ -411,9 +411,16 @@ def as_percent(value, missing: str = "not stored yet") -> str:
     return missing if value is None or value != value else f"{value:.1%}"
 
 
-def _best_of(best: pd.DataFrame, criterion: str, weights: str):
+def _best_row(best: pd.DataFrame, criterion: str, weights: str):
+    """The :func:`best_density` row of ``criterion`` under ``weights``, or None if none is stored."""
     row = best[(best.criterion == criterion) & (best.weights == weights)]
-    return float(row.test_accuracy.iloc[0]) if len(row) else None
+    return row.iloc[0] if len(row) else None
+
+
+def _best_of(best: pd.DataFrame, criterion: str, weights: str):
+    """That row's mean test accuracy, or None."""
+    row = _best_row(best, criterion, weights)
+    return None if row is None else float(row.test_accuracy)
 
 
 def untrained_sentence(frame: pd.DataFrame, network: str) -> str:
@@ -474,13 +481,13 @@ def published_table(frames: dict) -> pd.DataFrame:
     for (network, weights), value in PUBLISHED.items():
         best = best_density(frames.get(network, pd.DataFrame(columns=FRAME_COLUMNS)))
         criterion = LEARNED if weights == LEARNED else "large_final_same_sign"
-        ours = best[(best.criterion == criterion) & (best.weights == weights)]
+        ours = _best_row(best, criterion, weights)
         rows.append({"network": NETWORK_LABELS[network], "mask": "learned mask" if weights == LEARNED else
                      f"large_final_same_sign, {'initial weights' if weights == 'init' else 'signed constants'}",
                      "published": value, "published data": PUBLISHED_DATASET[network],
-                     "ours": float(ours.test_accuracy.iloc[0]) if len(ours) else np.nan,
-                     "our density": float(ours.density.iloc[0]) if len(ours) else np.nan,
-                     "trials": int(ours.trials.iloc[0]) if len(ours) else 0})
+                     "ours": np.nan if ours is None else float(ours.test_accuracy),
+                     "our density": np.nan if ours is None else float(ours.density),
+                     "trials": 0 if ours is None else int(ours.trials)})
     return pd.DataFrame(rows)
 
 

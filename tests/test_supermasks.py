@@ -280,3 +280,15 @@ def test_the_prose_reports_stored_accuracies_beside_zhou_et_al_or_says_none_is_s
     learned = supermasks.learned_sentence({"lenet300": frame, "conv4": empty}, {"lenet300": "MNIST", "conv4": "X"})
     assert "LeNet-300-100 on MNIST: 94.0%, keeping 46.0% of the weights in expectation, mean over 2 trials" in learned
     assert "Conv-4 on X: no learned mask stored yet (Zhou et al., on CIFAR-10: 65%)" in learned
+
+
+def test_published_table_puts_the_best_densitys_mean_beside_zhou_et_al():
+    rows = [("large_final_same_sign", "signed_constant", d, t, acc) for d, accs in [(0.5, (0.84, 0.88)), (0.2, (0.7, 0.7))]
+            for t, acc in enumerate(accs)]
+    frame = pd.DataFrame(rows, columns=supermasks.FRAME_COLUMNS)
+    table = supermasks.published_table({"lenet300": frame}).set_index(["network", "mask"])
+    signed = table.loc[("LeNet-300-100", "large_final_same_sign, signed constants")]
+    assert signed.published == 0.86 and signed.ours == pytest.approx(0.86) and signed["our density"] == 0.5
+    assert signed.trials == 2
+    missing = table.loc[("Conv-4", "learned mask")]  # no frame for Conv-4: nothing of ours, the published number kept
+    assert np.isnan(missing.ours) and missing.trials == 0 and missing.published == 0.65
