@@ -1,8 +1,9 @@
 """Every page of the built book, loaded in headless Chromium as a reader would (``make browser-test``).
 
 A page fails on a JavaScript error, a local asset or image that does not load, a link to a page
-or anchor of the book that does not exist, a notebook cell that shows an error, or a figure
-that did not render. Each page leaves a screenshot in _build/screenshots/.
+or anchor of the book that does not exist, a notebook cell that shows an error, a figure that did
+not render, or maths that MathJax did not typeset (from the book's own copy: no CDN). Each page
+leaves a screenshot in _build/screenshots/.
 """
 import re
 import time
@@ -28,6 +29,8 @@ return {
                .map(function (e) { return e.innerText.slice(0, 300); }),
   outputText: outputs.map(function (e) { return e.innerText; }).join('\\n'),
   cells: document.querySelectorAll('.cell').length,
+  maths: document.querySelectorAll('.math').length,
+  typeset: document.querySelectorAll('mjx-container').length,
   height: Math.max(document.body.scrollHeight, document.documentElement.scrollHeight),
   title: document.title
 };
@@ -98,7 +101,9 @@ def test_page_loads_cleanly(page, browser, base_url, site_dir, screenshots, exte
     browser.get(base_url + page)
     deadline = time.time() + 20
     state = _inspect(browser, deadline)
-    while time.time() < deadline and not all(i["done"] for i in state["images"]):
+    # MathJax typesets after the page loads; the book ships its own copy (sphinx-mathjax-offline), and every
+    # host but the local server resolves to nothing here, so maths typeset at all means typeset offline
+    while time.time() < deadline and (not all(i["done"] for i in state["images"]) or state["maths"] > state["typeset"]):
         time.sleep(0.25)
         state = _inspect(browser, deadline)
     console = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
@@ -134,6 +139,9 @@ def test_page_loads_cleanly(page, browser, base_url, site_dir, screenshots, exte
             if broken:
                 problems.append(f"broken link {broken}")
     problems += [f"error output in a cell: {text}" for text in state["tracebacks"]]
+    if state["maths"] > state["typeset"]:
+        problems.append(f"{state['maths'] - state['typeset']} of the page's {state['maths']} formulas not typeset "
+                        "by MathJax (is its local copy, _static/mathjax, in the build?)")
     unrendered = re.findall(r"<Figure size [^>]+>", state["outputText"])
     problems += [f"figure shown as text, not drawn: {text}" for text in unrendered]
     if page.startswith("book/chapters/") and state["cells"]:
