@@ -93,7 +93,7 @@ def seed_fig6(frame: pd.DataFrame, protocol: str, ax=None, models=None, publishe
 def _mark_published_medians(ax, published: pd.DataFrame, order: list, models) -> None:
     """The published Fig. 6 medians on our boxes (seaborn places hue boxes evenly in 0.8 of a slot)."""
     medians = published[published.stat == "median"]
-    width = 0.8 / len(models)
+    width = 0.8 / max(len(models), 1)  # no box yet (only the dense model stored): no median to mark
     for i, model in enumerate(models):
         xs, ys = [], []
         for slot, label in enumerate(order):

@@ -25,3 +25,16 @@ def test_fig7_draws_each_model_in_the_colour_of_its_published_curve():
     ax.figure.canvas.draw()
     assert ax.get_ylabel() == "validation accuracy (%)"
     assert all(t.get_text().endswith("%") for t in ax.get_yticklabels() if t.get_text())
+
+
+def test_fig6_draws_a_protocol_that_has_only_its_dense_model_stored():
+    # a new protocol's sweep stores its dense models first: the panel shows their band and the published
+    # dense mean, and no box or published median yet (this divided by zero models before)
+    ours = pd.DataFrame([{"protocol": "faithful-lr0.001", "model": "dense", "density": 1.0, "trial": t,
+                          "test_accuracy": 0.983 + t / 1000} for t in (0, 1)])
+    published = pd.DataFrame([{"model": "ticket", "density": 0.5, "stat": "median", "value": 0.989},
+                              {"model": "dense", "density": 1.0, "stat": "mean", "value": 0.986}])
+    ax = plots.seed_fig6(ours, "faithful-lr0.001", published=published)
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "dense original, mean ± std (n=2)" in labels and "published dense mean" in labels
+    assert "published median (Havinga & Sawhney)" not in labels
